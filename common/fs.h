@@ -1,0 +1,18 @@
+// File helpers with clear errors. write_file_atomic is how every output that must never be
+// seen half-written (resolved configs, manifests, checkpoint pointers) reaches the disk.
+#pragma once
+
+#include <string>
+
+namespace clinfm {
+
+// Whole file as bytes; throws clinfm::Error naming the path and the OS error.
+std::string read_file(const std::string& path);
+// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it over `path` and
+// fsyncs the folder: a reader sees the old content or the new one, never a mix. On any
+// failure the temporary file is removed, `path` is untouched, and clinfm::Error is thrown.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+// fsync of a folder, so that a rename inside it survives a crash.
+void fsync_directory(const std::string& dir);
+
+}  // namespace clinfm

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's test command and what CI runs: setup (install + release build), every ctest test
+# of the release build (unit, mpi, e2e; gpu tests report "skipped" without a GPU), then the same
+# suite built with AddressSanitizer + UBSan. Prints each ctest summary; exits non-zero if any
+# test failed.
+#   CLINFM_TEST_LABELS=unit   run only tests with this label (ctest -L)
+#   CLINFM_SANITIZERS=0       skip the sanitizer build
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+start=$(date +%s)
+jobs=$(nproc)
+
+"$root/scripts/setup.sh"
+
+# Each MPI rank and each LibTorch test sets its own threads; keep OpenMP from oversubscribing.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+labels=()
+[ -n "${CLINFM_TEST_LABELS:-}" ] && labels=(-L "$CLINFM_TEST_LABELS")
+
+status=0
+echo "== release tests"
+ctest --test-dir "${CLINFM_BUILD_DIR:-$root/build/release}" --output-on-failure -j "$jobs" --timeout 600 \
+  "${labels[@]}" || status=1
+
+if [ "${CLINFM_SANITIZERS:-1}" = 1 ]; then
+  echo "== AddressSanitizer + UBSan build and tests"
+  cd "$root"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs"
+  ctest --preset asan -j "$jobs" --timeout 600 "${labels[@]}" || status=1
+fi
+echo "test.sh: setup, builds and tests took $(( $(date +%s) - start )) s; $([ $status = 0 ] && echo 'all passed' || echo 'FAILURES above')"
+exit $status

@@ -1,0 +1,37 @@
+// How a clinfm process starts and ends under a launcher (mpirun, srun) or alone.
+// MPI provides the rank, world size and local rank; a process started without a launcher is a
+// world of one. run_guarded() is the single boundary that catches every exception: it logs the
+// error with the rank and ends the whole job (MPI_Abort) so that no rank is left hanging.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace clinfm {
+
+struct WorldInfo {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;  // rank among the processes on this host (GPU index on CUDA)
+  int local_size = 1;
+};
+
+// Starts MPI (thread level MPI_THREAD_MULTIPLE if available, else the best offered), sets the
+// log context and returns the world. Idempotent.
+WorldInfo init_distributed(int* argc, char*** argv);
+bool distributed_initialized();
+const WorldInfo& world();
+// Finalizes MPI if init_distributed started it. Called by run_guarded on success.
+void finalize_distributed();
+// Ends every rank of the job now with `exit_code` (MPI_Abort when MPI is up, exit otherwise).
+[[noreturn]] void abort_job(int exit_code);
+
+// The rank the launcher assigned, read from its environment before MPI starts (OMPI, PMI,
+// PMIx, Slurm); -1 when not started by a known launcher.
+int launcher_rank_from_env();
+
+// Runs `body`; returns its exit code. On an exception: logs it on the failing rank, then
+// aborts the whole job if MPI is up with more than one rank, else returns the error's exit code.
+int run_guarded(const std::function<int()>& body);
+
+}  // namespace clinfm
