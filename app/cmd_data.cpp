@@ -1,5 +1,4 @@
-// `clinfm prep`, `clinfm synth`, `clinfm inspect`. Their options are final; their implementations
-// land with the data-pipeline issue (#3) and until then they say so and exit 3.
+// `clinfm prep`, `clinfm synth`, `clinfm inspect`.
 #include <fmt/format.h>
 
 #include <iostream>
@@ -8,16 +7,19 @@
 #include <vector>
 
 #include "app/cli.h"
+#include "common/config/resolve.h"
 #include "common/error.h"
+#include "common/log.h"
+#include "common/text.h"
+#include "data/inspect.h"
+#include "data/prep.h"
+#include "data/synth/synth_cohort.h"
 
 namespace clinfm {
 namespace {
 
 struct PrepCommand {
-  struct {
-    std::string format, input, output;
-    bool overwrite = false;
-  } options;
+  PrepOptions options;
   std::string config;
   std::vector<std::string> overrides;
   std::string on_bad_row = "error";
@@ -36,9 +38,45 @@ struct InspectCommand {
   std::string patient;
 };
 
-[[noreturn]] void not_built(const std::string& command) {
-  throw NotBuiltError(fmt::format("`clinfm {}` is not built yet", command),
-                      "it lands with issue #3 (clinical data pipeline); nothing was read or written");
+int run_prep_command(PrepCommand& c) {
+  // The data set being written is the config's data.dataset; the config supplies data.* prep settings.
+  std::vector<std::string> overrides = c.overrides;
+  overrides.push_back("data.dataset=" + c.options.output);
+  const ResolvedConfig resolved = resolve_config(c.config, overrides);
+  c.options.data = resolved.config.data;
+  c.options.skip_bad_rows = c.on_bad_row == "skip";
+  c.options.command_line = c.command_line;
+  const PrepSummary s = run_prep(c.options);
+  log_info("prep: wrote {} ({} shards, vocabulary {} tokens) in {:.1f} s; import {:.1f} s, {:.0f} events/s",
+           c.options.output, s.shards, s.vocabulary_size, s.total_seconds, s.import_seconds,
+           s.import_seconds > 0 ? double(s.input_records) / s.import_seconds : 0.0);
+  for (const std::string split : {"train", "tuning", "held_out"}) {
+    const auto p = s.patients.count(split) ? s.patients.at(split) : 0;
+    const auto e = s.events.count(split) ? s.events.at(split) : 0;
+    log_info("  {:<9} {:>9} patients {:>12} events", split, p, e);
+  }
+  log_info("  audit: {}/audit.md", c.options.output);
+  return 0;
+}
+
+int run_synth_command(const SynthCommand& c) {
+  SynthOptions options;
+  options.patients = c.patients;
+  options.seed = static_cast<uint64_t>(c.seed);
+  options.out = c.out;
+  write_synthetic_cohort(options);  // logs what it wrote
+  return 0;
+}
+
+int run_inspect_command(const InspectCommand& c) {
+  if (!c.patient.empty()) {
+    std::cout << decode_patient(c.dataset, c.patient) << std::flush;
+  } else if (c.json) {
+    std::cout << inspect_dataset(c.dataset).dump(2) << "\n" << std::flush;
+  } else {
+    std::cout << format_inspection(inspect_dataset(c.dataset)) << std::flush;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -52,17 +90,21 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
       ->check(CLI::IsMember({"mimic-iv", "meds", "synthea", "delphi"}));
   prep_cmd->add_option("--input", prep->options.input, "Export folder or file")->required();
   prep_cmd->add_option("--output", prep->options.output, "Data set folder to create")->required();
-  prep_cmd->add_option("--config", prep->config, "YAML config whose data.* keys set prep (see docs/config.md)");
+  prep_cmd->add_option("--config", prep->config,
+                       "YAML config whose data.* keys set prep (see docs/config.md)");
   prep_cmd->add_flag("--overwrite", prep->options.overwrite,
                      "Replace an existing data set at --output (only once the new one is complete)");
-  prep_cmd->add_option("--on-bad-row", prep->on_bad_row, "A malformed row: stop with an error, or skip and count it")
+  prep_cmd
+      ->add_option("--on-bad-row", prep->on_bad_row,
+                   "A malformed row: stop with an error, or skip and count it")
       ->check(CLI::IsMember({"error", "skip"}));
-  prep_cmd->add_option("overrides", prep->overrides, "section.key=value config overrides, e.g. data.value_bins=5");
+  prep_cmd->add_option("overrides", prep->overrides,
+                       "section.key=value config overrides, e.g. data.value_bins=5");
   // The callbacks own the options: CLI11 writes into them during parsing.
   prep_cmd->callback([action, prep] {
     prep->command_line = "clinfm prep --format " + prep->options.format + " --input " + prep->options.input +
                          " --output " + prep->options.output;
-    *action = [prep]() -> int { not_built("prep"); };
+    *action = [prep] { return run_prep_command(*prep); };
   });
 
   auto synth = std::make_shared<SynthCommand>();
@@ -72,16 +114,15 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
       ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   synth_cmd->add_option("--seed", synth->seed, "Random seed")->check(CLI::NonNegativeNumber);
   synth_cmd->add_option("--out", synth->out, "Output file (.csv or .csv.gz)")->required();
-  synth_cmd->callback([action, synth] {
-    *action = [synth]() -> int { not_built("synth"); };
-  });
+  synth_cmd->callback([action, synth] { *action = [synth] { return run_synth_command(*synth); }; });
 
   auto inspect = std::make_shared<InspectCommand>();
-  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Summarise a prepared data set or decode one patient");
+  CLI::App* inspect_cmd =
+      app.add_subcommand("inspect", "Summarise a prepared data set or decode one patient");
   inspect_cmd->add_option("dataset", inspect->dataset, "Data set folder")->required();
   inspect_cmd->add_flag("--json", inspect->json, "Print JSON instead of tables");
   inspect_cmd->add_option("--patient", inspect->patient, "Decode the timeline of this pseudonymous key");
-  inspect_cmd->callback([action, inspect] { *action = [inspect]() -> int { not_built("inspect"); }; });
+  inspect_cmd->callback([action, inspect] { *action = [inspect] { return run_inspect_command(*inspect); }; });
 }
 
 }  // namespace clinfm

@@ -65,6 +65,8 @@ struct TrainConfig {
   int64_t eval_every = 200;
   int64_t eval_batches = 20;
   int64_t max_consecutive_bad_steps = 5;
+  std::vector<std::string> ignore_target_codes;  // codes never predicted (loss mask 0)
+  double peak_tflops = 0.0;                       // 0: measure the CPU's fp32 matmul peak
 };
 
 struct DistConfig {

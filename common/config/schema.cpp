@@ -172,6 +172,12 @@ Schema build_schema() {
             "Stop after this many consecutive steps with a NaN/Inf loss or gradient.")
           .at_least(1));
 
+  add(field("train", &Config::train, &TrainConfig::ignore_target_codes, "ignore_target_codes",
+            "Codes that are inputs but never targets of the next-event loss (<pad> never is)."));
+  add(field("train", &Config::train, &TrainConfig::peak_tflops, "peak_tflops",
+            "Peak TFLOP/s for MFU; 0 measures the fp32 matmul rate of this machine at start.")
+          .at_least(0));
+
   section("dist", "Data-parallel training over MPI ranks.");
   add(field("dist", &Config::dist, &DistConfig::backend, "backend",
             "Gradient communication: nccl for CUDA tensors, mpi for CPU tensors, auto picks.")

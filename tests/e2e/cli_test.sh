@@ -80,11 +80,13 @@ check "written doc equals printed doc" cmp -s "$work/config.md" docs/config.md
 # Commands whose implementation has not landed say so and exit 3.
 check "train not built yet" run 3 train configs/quickstart.yaml
 check "train says not built" has "not built yet" "$work/err"
-check "prep not built yet" run 3 prep --format meds --input x.csv --output "$work/ds"
+check "prep of a missing input fails with 2" run 2 prep --format meds --input "$work/none.csv" --output "$work/ds" data.salt_file="$work/salt"
+check "prep names the missing input" has "input '$work/none.csv' does not exist" "$work/err"
 check "prep wrote nothing" test ! -e "$work/ds"
-check "inspect not built yet" run 3 inspect "$work"
+check "inspect of a folder that is no data set fails with 2" run 2 inspect "$work"
+check "inspect says what is missing" has "is not a clinfm data set: .*manifest.json is missing" "$work/err"
 check "prep rejects an unknown format" run 2 prep --format csv --input x --output y
-check "synth not built yet" run 3 synth --out "$work/c.csv.gz"
+check "synth into a missing folder fails with 2" run 2 synth --patients 5 --out "$work/no/such/folder/c.csv.gz"
 check "eval not built yet" run 3 eval suite.yaml --checkpoint c --dataset d --out o
 
 echo "$((checks - failures)) passed, $failures failed"

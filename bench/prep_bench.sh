@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Data pipeline throughput: `clinfm synth` of N patients, then `clinfm prep --format meds` of
+# the result. Prints wall time, events/s, events/s per core (user+sys CPU) and peak RSS of each
+# step as a table, and writes bench/results/prep.json.
+#   bench/prep_bench.sh [PATIENTS=100000] [CLINFM=build/release/bin/clinfm]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+patients=${1:-100000}
+clinfm=${2:-$root/build/release/bin/clinfm}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
+
+measure() {  # measure NAME CMD... ; sets wall, cpu, rss_mb
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >"$work/$1.log" 2>&1 || { cat "$work/$1.log"; exit 1; }
+  read -r wall user sys rss_kb <"$work/time"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')
+  rss_mb=$(awk -v k="$rss_kb" 'BEGIN{printf "%.0f", k/1024}')
+}
+
+measure synth "$clinfm" synth --patients "$patients" --seed 1 --out "$work/cohort.csv.gz"
+synth_wall=$wall synth_cpu=$cpu synth_rss=$rss_mb
+rows=$(($(zcat "$work/cohort.csv.gz" | wc -l) - 1))
+measure prep "$clinfm" prep --format meds --input "$work/cohort.csv.gz" --output "$work/ds" \
+  data.salt_file="$work/salt"
+prep_wall=$wall prep_cpu=$cpu prep_rss=$rss_mb
+
+rate() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t > 0) printf "%.2fM", n/t/1e6; else print "-" }'; }
+echo "clinfm data pipeline, $patients patients, $rows events, $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' step "wall (s)" "CPU (s)" "events/s" "events/s per core" "peak RSS (MB)"
+printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' ------ --------- -------- ------------ ---------------- -------------
+printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' synth "$synth_wall" "$synth_cpu" "$(rate $rows $synth_wall)" "$(rate $rows $synth_cpu)" "$synth_rss"
+printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' prep "$prep_wall" "$prep_cpu" "$(rate $rows $prep_wall)" "$(rate $rows $prep_cpu)" "$prep_rss"
+echo "target: prep >= 1M events/s per core"
+mkdir -p "$root/bench/results"
+cat >"$root/bench/results/prep.json" <<JSON
+{"patients": $patients, "events": $rows, "cores": $(nproc),
+ "synth": {"wall_s": $synth_wall, "cpu_s": $synth_cpu, "peak_rss_mb": $synth_rss},
+ "prep": {"wall_s": $prep_wall, "cpu_s": $prep_cpu, "peak_rss_mb": $prep_rss}}
+JSON

@@ -1,0 +1,171 @@
+#include "data/csv_reader.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace clinfm {
+namespace {
+constexpr size_t kBufferSize = 1 << 20;
+}
+
+CsvReader::CsvReader(const std::string& path) : path_(path), buffer_(kBufferSize) {
+  file_ = gzopen(path.c_str(), "rb");
+  if (!file_) {
+    throw InputError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)),
+                     "check the path and that the file is readable");
+  }
+  gzbuffer(file_, 1 << 18);
+  std::vector<std::string_view> fields;
+  if (!read_record(fields)) {
+    throw InputError(fmt::format("{}: the file is empty: a header row is required", path));
+  }
+  for (const auto f : fields) header_.emplace_back(f);
+  if (!header_.empty() && header_[0].rfind("\xEF\xBB\xBF", 0) == 0) header_[0].erase(0, 3);  // UTF-8 BOM
+}
+
+CsvReader::~CsvReader() {
+  if (file_) gzclose(file_);
+}
+
+int CsvReader::find_column(std::string_view name) const {
+  for (size_t i = 0; i < header_.size(); ++i)
+    if (header_[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+int CsvReader::require_column(std::string_view name) const {
+  const int index = find_column(name);
+  if (index < 0) {
+    std::string columns;
+    for (const auto& h : header_) columns += (columns.empty() ? "" : ", ") + h;
+    throw InputError(fmt::format("{}: required column '{}' is missing", path_, name),
+                     fmt::format("the header has: {}", columns));
+  }
+  return index;
+}
+
+uint64_t CsvReader::compressed_bytes_read() const {
+  return file_ ? static_cast<uint64_t>(gzoffset(file_)) : 0;
+}
+
+std::string CsvReader::where() const { return fmt::format("{}:{}", path_, record_line_); }
+
+bool CsvReader::fill() {
+  if (eof_) return false;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+  const int n = gzread(file_, buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
+  if (n < 0) {
+    int code = 0;
+    const char* message = gzerror(file_, &code);
+    throw InputError(fmt::format("{}: read error near line {}: {}", path_, line_, message),
+                     "the file may be truncated or not valid gzip");
+  }
+  if (n == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += static_cast<size_t>(n);
+  return true;
+}
+
+bool CsvReader::read_record(std::vector<std::string_view>& fields) {
+  record_.clear();
+  field_ends_.clear();
+  record_line_ = line_;
+  bool in_quotes = false;
+  bool any = false;
+  for (;;) {
+    if (begin_ == end_ && !fill()) {
+      if (in_quotes) {
+        throw InputError(fmt::format("{}:{}: a quoted field is not closed before the end of the file", path_,
+                                     record_line_));
+      }
+      if (!any) return false;
+      break;
+    }
+    any = true;
+    const char c = buffer_[begin_++];
+    if (in_quotes) {
+      if (c == '"') {
+        if (begin_ == end_) fill();
+        if (begin_ < end_ && buffer_[begin_] == '"') {
+          record_ += '"';
+          ++begin_;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        if (c == '\n') ++line_;
+        record_ += c;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_quotes = true;
+    } else if (c == ',') {
+      field_ends_.push_back(record_.size());
+    } else if (c == '\n') {
+      ++line_;
+      break;
+    } else if (c != '\r') {
+      record_ += c;
+    }
+  }
+  field_ends_.push_back(record_.size());
+  fields.clear();
+  size_t start = 0;
+  for (const size_t end : field_ends_) {
+    fields.emplace_back(record_.data() + start, end - start);
+    start = end;
+  }
+  return true;
+}
+
+bool CsvReader::next(std::vector<std::string_view>& fields) {
+  for (;;) {
+    if (!read_record(fields)) return false;
+    if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
+    if (fields.size() == header_.size()) {
+      ++records_;
+      return true;
+    }
+    if (!skip_bad_rows_) {
+      throw InputError(fmt::format("{}:{}: expected {} columns as in the header, found {}", path_,
+                                   record_line_, header_.size(), fields.size()),
+                       "fix or remove the row, or pass --on-bad-row=skip to skip and count such rows");
+    }
+    ++bad_rows_;
+  }
+}
+
+bool parse_double(std::string_view text, double* out) {
+  if (text.empty()) return false;
+  char buffer[64];
+  if (text.size() >= sizeof(buffer)) return false;
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  char* end = nullptr;
+  const double v = std::strtod(buffer, &end);
+  if (end != buffer + text.size() || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_int64(std::string_view text, int64_t* out) {
+  if (text.empty()) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace clinfm

@@ -1,0 +1,42 @@
+// De-identification primitives: the secret salt, keyed-hash subject pseudonyms, the
+// patient-level split drawn from the pseudonym, and the code hierarchy used for small-cell
+// suppression. The raw subject id goes into subject_key() and nowhere else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace clinfm {
+
+struct Salt {
+  std::string bytes;  // secret: never written outside the salt file
+  std::string id;     // first 16 hex digits of SHA-256(bytes): names the salt in manifests
+};
+
+// Reads the salt file; creates it with 32 random bytes and mode 0600 when missing (and its
+// folder with 0700). `~/` is expanded. Throws InputError when it exists but is empty or
+// unreadable, or when it lies inside `forbidden_dir` (the data set being written).
+Salt load_or_create_salt(const std::string& path, const std::string& forbidden_dir);
+std::string expand_home(const std::string& path);
+
+// HMAC-SHA256(salt, raw id), first 8 bytes big-endian. Same salt and id, same key.
+uint64_t subject_key(const Salt& salt, std::string_view raw_subject_id);
+// 16 lower-case hex digits: the pseudonymous key shown to users and stored in shards.
+std::string subject_key_hex(uint64_t key);
+bool parse_subject_key_hex(std::string_view text, uint64_t* key);
+
+enum class Split { kTrain = 0, kTuning = 1, kHeldOut = 2 };
+const char* split_name(Split split);
+// A uniform number drawn from the key decides the split; so the split of a patient depends
+// only on the salt and the raw id, not on the order of the export or the shard count.
+Split assign_split(uint64_t key, double tuning_fraction, double held_out_fraction);
+
+// The coarser parent of a code for suppression, or nothing at the top:
+//   ICD codes lose a character down to 3 (ICD10CM//I2510 -> ICD10CM//I251 -> ICD10CM//I25),
+//   then drop the code (ICD10CM); other codes drop their last "//" part
+//   (LAB//51087//UNK -> LAB//51087 -> LAB).
+std::optional<std::string> parent_code(std::string_view code);
+
+}  // namespace clinfm

@@ -1,0 +1,113 @@
+#include "data/partition.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "common/check.h"
+
+namespace clinfm {
+
+std::atomic<bool> g_prep_interrupted{false};
+
+namespace {
+constexpr size_t kBufferRecords = 4096;
+}
+
+PartitionWriter::PartitionWriter(const std::string& dir, int partitions, Salt salt) : salt_(std::move(salt)) {
+  CLINFM_CHECK(partitions >= 1, "need at least one partition");
+  for (int i = 0; i < partitions; ++i) {
+    paths_.push_back(fmt::format("{}/part-{:04d}.bin", dir, i));
+    FILE* file = std::fopen(paths_.back().c_str(), "wb");
+    IO_CHECK(file != nullptr, paths_.back(), "create the partition file");
+    files_.push_back(file);
+    buffers_.emplace_back();
+    buffers_.back().reserve(kBufferRecords);
+  }
+}
+
+PartitionWriter::~PartitionWriter() {
+  for (FILE* f : files_)
+    if (f) std::fclose(f);
+}
+
+uint64_t PartitionWriter::key_of(std::string_view subject_id) {
+  if (subject_id == last_subject_ && !last_subject_.empty()) return last_key_;
+  last_subject_.assign(subject_id);
+  const auto it = keys_.find(last_subject_);
+  last_key_ = it != keys_.end() ? it->second : (keys_[last_subject_] = subject_key(salt_, subject_id));
+  return last_key_;
+}
+
+uint32_t PartitionWriter::intern(std::string_view code) {
+  const auto it = code_ids_.find(std::string(code));
+  if (it != code_ids_.end()) return it->second;
+  const uint32_t id = static_cast<uint32_t>(codes_.size());
+  codes_.emplace_back(code);
+  code_ids_.emplace(codes_.back(), id);
+  return id;
+}
+
+void PartitionWriter::put(uint64_t key, int64_t time_s, uint32_t code, float value, RecordKind kind) {
+  if ((++records_ & 0xFFFF) == 0) {
+    if (g_prep_interrupted.load(std::memory_order_relaxed)) {
+      throw Error("prep was interrupted", "nothing was written to the output folder; run the command again");
+    }
+    if (progress_) progress_(records_);
+  }
+  const size_t partition = static_cast<size_t>((key >> 32) % files_.size());
+  PartitionRecord record{};
+  record.key = key;
+  record.time_s = time_s;
+  record.code = code;
+  record.value = value;
+  record.kind = kind;
+  buffers_[partition].push_back(record);
+  if (buffers_[partition].size() == kBufferRecords) flush(partition);
+}
+
+void PartitionWriter::flush(size_t partition) {
+  auto& buffer = buffers_[partition];
+  if (buffer.empty()) return;
+  const size_t written =
+      std::fwrite(buffer.data(), sizeof(PartitionRecord), buffer.size(), files_[partition]);
+  IO_CHECK(written == buffer.size(), paths_[partition], "write the partition file");
+  buffer.clear();
+}
+
+void PartitionWriter::add_birth(std::string_view subject_id, int64_t time_s) {
+  put(key_of(subject_id), time_s, intern(kBirthCode), std::nanf(""), RecordKind::kBirth);
+}
+
+void PartitionWriter::add_event(std::string_view subject_id, int64_t time_s, std::string_view code,
+                                double value) {
+  put(key_of(subject_id), time_s, intern(code), static_cast<float>(value), RecordKind::kEvent);
+}
+
+void PartitionWriter::add_static(std::string_view subject_id, std::string_view code) {
+  put(key_of(subject_id), 0, intern(code), std::nanf(""), RecordKind::kStatic);
+}
+
+void PartitionWriter::finish() {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    flush(i);
+    const int rc = std::fclose(files_[i]);
+    files_[i] = nullptr;
+    IO_CHECK(rc == 0, paths_[i], "close the partition file");
+  }
+}
+
+std::vector<PartitionRecord> read_partition(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "rb");
+  IO_CHECK(file != nullptr, path, "open the partition file");
+  std::fseek(file, 0, SEEK_END);
+  const long bytes = std::ftell(file);
+  std::fseek(file, 0, SEEK_SET);
+  std::vector<PartitionRecord> records(static_cast<size_t>(bytes) / sizeof(PartitionRecord));
+  const size_t read = std::fread(records.data(), sizeof(PartitionRecord), records.size(), file);
+  std::fclose(file);
+  IO_CHECK(read == records.size(), path, "read the partition file");
+  return records;
+}
+
+}  // namespace clinfm

@@ -1,0 +1,73 @@
+// Pass 1 of prep: an EventSink that pseudonymises every subject id at once (keyed hash), interns
+// codes, and appends fixed-size records to one of P partition files chosen by the key. Later
+// passes read one partition at a time, so prep's memory is bounded by the largest partition,
+// not by the export. Raw ids are never written: only keys reach the partition files.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "data/deid.h"
+#include "data/source.h"
+
+namespace clinfm {
+
+enum class RecordKind : uint8_t { kEvent = 0, kBirth = 1, kStatic = 2 };
+
+struct PartitionRecord {
+  uint64_t key;
+  int64_t time_s;  // seconds since 1970; unused for static records
+  uint32_t code;   // interned code id (PartitionWriter::codes())
+  float value;     // NaN when none
+  RecordKind kind;
+  uint8_t padding[7];
+};
+static_assert(sizeof(PartitionRecord) == 32, "partition records are written as raw 32-byte structs");
+
+// Set by prep's SIGINT/SIGTERM handler; the sink checks it and stops the import.
+extern std::atomic<bool> g_prep_interrupted;
+
+class PartitionWriter : public EventSink {
+ public:
+  PartitionWriter(const std::string& dir, int partitions, Salt salt);
+  ~PartitionWriter() override;
+  void add_birth(std::string_view subject_id, int64_t time_s) override;
+  void add_event(std::string_view subject_id, int64_t time_s, std::string_view code, double value) override;
+  void add_static(std::string_view subject_id, std::string_view code) override;
+  void finish();
+  // Called with the number of records so far, every 65,536 records (progress display).
+  void set_progress(std::function<void(int64_t)> callback) { progress_ = std::move(callback); }
+
+  int partitions() const { return static_cast<int>(paths_.size()); }
+  const std::string& partition_path(int i) const { return paths_.at(static_cast<size_t>(i)); }
+  const std::vector<std::string>& codes() const { return codes_; }
+  int64_t records() const { return records_; }
+  int64_t subjects() const { return static_cast<int64_t>(keys_.size()); }
+
+ private:
+  uint64_t key_of(std::string_view subject_id);
+  uint32_t intern(std::string_view code);
+  void put(uint64_t key, int64_t time_s, uint32_t code, float value, RecordKind kind);
+  void flush(size_t partition);
+
+  Salt salt_;
+  std::vector<std::string> paths_;
+  std::vector<FILE*> files_;
+  std::vector<std::vector<PartitionRecord>> buffers_;
+  std::unordered_map<std::string, uint64_t> keys_;  // raw id -> key; memory only, never written
+  std::string last_subject_;
+  uint64_t last_key_ = 0;
+  std::unordered_map<std::string, uint32_t> code_ids_;
+  std::vector<std::string> codes_;
+  int64_t records_ = 0;
+  std::function<void(int64_t)> progress_;
+};
+
+std::vector<PartitionRecord> read_partition(const std::string& path);
+
+}  // namespace clinfm

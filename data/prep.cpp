@@ -1,0 +1,340 @@
+#include "data/prep.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/check.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/sha256.h"
+#include "data/dataset.h"
+#include "data/partition.h"
+#include "data/shard.h"
+#include "data/source.h"
+#include "data/timeline_builder.h"
+#include "data/vocab.h"
+
+namespace clinfm {
+namespace fs = std::filesystem;
+namespace {
+
+// Removes the temporary output folder unless the prep completed.
+class TemporaryFolder {
+ public:
+  explicit TemporaryFolder(fs::path path) : path_(std::move(path)) {}
+  ~TemporaryFolder() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+    }
+  }
+  void release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
+// SIGINT/SIGTERM during prep: stop the import at the next check, clean up, exit non-zero.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_prep_interrupted = false;
+    previous_int_ = std::signal(SIGINT, handle);
+    previous_term_ = std::signal(SIGTERM, handle);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+
+ private:
+  static void handle(int) { g_prep_interrupted = true; }
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
+};
+
+void import(const PrepOptions& o, EventSink& sink, PrepAudit& audit) {
+  const ImportOptions import_options{o.input, o.skip_bad_rows};
+  if (o.format == "meds") return import_meds(import_options, sink, audit);
+  if (o.format == "mimic-iv") return import_mimic_iv(import_options, sink, audit);
+  if (o.format == "synthea") return import_synthea(import_options, sink, audit);
+  if (o.format == "delphi") return import_delphi(import_options, sink, audit);
+  throw InputError(fmt::format("unknown --format '{}'", o.format),
+                   "use one of: mimic-iv, meds, synthea, delphi");
+}
+
+void check_interrupted() {
+  if (g_prep_interrupted) throw Error("prep was interrupted", "nothing was written to the output folder");
+}
+
+std::string file_sha256(const std::string& path) {
+  Sha256 hash;
+  FILE* file = std::fopen(path.c_str(), "rb");
+  IO_CHECK(file != nullptr, path, "open for hashing");
+  std::vector<char> buffer(1 << 20);
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) hash.update(buffer.data(), n);
+  std::fclose(file);
+  const auto digest = hash.finish();
+  return to_hex(digest.data(), digest.size());
+}
+
+// Rolls shard files of one split: a new file every `shard_patients` patients.
+class SplitShards {
+ public:
+  SplitShards(fs::path dir, std::string split, int64_t shard_patients)
+      : dir_(std::move(dir)), split_(std::move(split)), shard_patients_(shard_patients) {}
+  void append(const PatientTimeline& patient) {
+    if (!writer_ || writer_->patients() >= shard_patients_) close_current();
+    if (!writer_) {
+      const std::string name = fmt::format("shard-{:05d}.h5", files_.size());
+      writer_ =
+          std::make_unique<ShardWriter>((dir_ / name).string(), split_, static_cast<int64_t>(files_.size()));
+    }
+    writer_->append(patient);
+  }
+  void close_current() {
+    if (!writer_) return;
+    writer_->close();
+    files_.push_back({fs::path(writer_->path()).filename().string(), writer_->patients(), writer_->events()});
+    writer_.reset();
+  }
+  struct File {
+    std::string name;
+    int64_t patients, events;
+  };
+  const std::vector<File>& files() const { return files_; }
+
+ private:
+  fs::path dir_;
+  std::string split_;
+  int64_t shard_patients_;
+  std::unique_ptr<ShardWriter> writer_;
+  std::vector<File> files_;
+};
+
+}  // namespace
+
+PrepSummary run_prep(const PrepOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  PrepSummary summary;
+  const fs::path output = fs::absolute(o.output).lexically_normal();
+  std::error_code ec;
+  if (!fs::exists(o.input, ec)) {
+    throw InputError(fmt::format("input '{}' does not exist", o.input), "check --input");
+  }
+  if (fs::exists(output, ec) && !o.overwrite) {
+    throw InputError(fmt::format("output '{}' already exists", o.output),
+                     "choose another --output, or pass --overwrite to replace it (the old data set is "
+                     "kept until the new one is complete)");
+  }
+  if (!fs::is_directory(output.parent_path(), ec)) {
+    throw InputError(fmt::format("the folder of --output '{}' does not exist", o.output), "create it first");
+  }
+  const Salt salt = load_or_create_salt(o.data.salt_file, output.string());
+  const fs::path temp = output.string() + fmt::format(".tmp-{}", ::getpid());
+  fs::remove_all(temp, ec);
+  TemporaryFolder temp_guard(temp);
+  InterruptGuard interrupt_guard;
+  fs::create_directories(temp / "_partitions");
+
+  // Pass 1: import into partitions.
+  PrepAudit audit;
+  audit.set_source(o.format, o.input);
+  PartitionWriter partitions((temp / "_partitions").string(), o.partitions, salt);
+  Progress import_progress(fmt::format("prep: import {}", o.format), "events");
+  partitions.set_progress([&](int64_t n) { import_progress.update(n); });
+  import(o, partitions, audit);
+  partitions.finish();
+  import_progress.update(partitions.records());
+  import_progress.finish();
+  summary.input_records = partitions.records();
+  summary.import_seconds = import_progress.seconds();
+
+  const TimelineRules rules{o.data.max_age_years, o.data.split_tuning, o.data.split_held_out};
+  // Pass 2: what the training split says about codes and values.
+  CodeStats stats;
+  TimelineCounts counts;
+  Progress stats_progress("prep: vocabulary", "partitions", partitions.partitions());
+  std::vector<std::string_view> patient_codes;
+  for (int i = 0; i < partitions.partitions(); ++i) {
+    check_interrupted();
+    auto records = read_partition(partitions.partition_path(i));
+    for (const auto& p : group_timelines(records, partitions.codes(), rules, &counts)) {
+      if (p.split != Split::kTrain) continue;
+      patient_codes.clear();
+      for (const auto& e : p.events) {
+        patient_codes.push_back(partitions.codes()[e.code]);
+        stats.add_value(partitions.codes()[e.code], e.value);
+      }
+      stats.add_patient(patient_codes);
+    }
+    stats_progress.update(i + 1);
+  }
+  stats_progress.finish();
+  const Vocabulary vocab = Vocabulary::build(stats, partitions.codes(), o.data.min_patients_per_code,
+                                             static_cast<int>(o.data.value_bins));
+  summary.vocabulary_size = vocab.size();
+  std::vector<int32_t> token_of(partitions.codes().size());
+  int64_t codes_to_parent = 0, codes_to_unk = 0;
+  for (size_t c = 0; c < token_of.size(); ++c) {
+    token_of[c] = vocab.map_code(partitions.codes()[c]);
+    if (token_of[c] == kUnkToken)
+      ++codes_to_unk;
+    else if (vocab.token(token_of[c]).code != partitions.codes()[c])
+      ++codes_to_parent;
+  }
+
+  // Pass 3: timelines -> shards.
+  const std::vector<std::string> split_names = {"train", "tuning", "held_out"};
+  std::vector<SplitShards> shards;
+  for (const auto& name : split_names) {
+    fs::create_directories(temp / name);
+    shards.emplace_back(temp / name, name, o.data.shard_patients);
+  }
+  int64_t events_to_parent = 0, events_to_unk = 0;
+  Progress shard_progress("prep: write shards", "partitions", partitions.partitions());
+  PatientTimeline timeline;
+  for (int i = 0; i < partitions.partitions(); ++i) {
+    check_interrupted();
+    auto records = read_partition(partitions.partition_path(i));
+    TimelineCounts ignored;
+    for (const auto& p : group_timelines(records, partitions.codes(), rules, &ignored)) {
+      timeline.key = p.key;
+      timeline.sex = p.sex;
+      timeline.tokens.clear();
+      timeline.age_days.clear();
+      timeline.values.clear();
+      timeline.value_bins.clear();
+      for (const auto& e : p.events) {
+        const int32_t token = token_of[e.code];
+        if (token == kUnkToken)
+          ++events_to_unk;
+        else if (vocab.token(token).code != partitions.codes()[e.code])
+          ++events_to_parent;
+        timeline.tokens.push_back(token);
+        timeline.age_days.push_back(e.age_days);
+        timeline.values.push_back(e.value);
+        timeline.value_bins.push_back(vocab.value_bin(token, e.value));
+      }
+      const size_t split = static_cast<size_t>(p.split);
+      shards[split].append(timeline);
+      summary.patients[split_names[split]] += 1;
+      summary.events[split_names[split]] += static_cast<int64_t>(timeline.size());
+    }
+    shard_progress.update(i + 1);
+  }
+  for (auto& s : shards) s.close_current();
+  shard_progress.finish();
+  fs::remove_all(temp / "_partitions");
+
+  // Audit counters.
+  audit.count("patients without a birth record (dropped)", counts.patients_without_birth);
+  audit.count("events of patients without a birth record (dropped)", counts.events_of_patients_without_birth);
+  audit.count("extra birth records ignored (the earliest is kept)", counts.extra_birth_records);
+  audit.count("events before birth (moved to birth)", counts.events_before_birth);
+  audit.count(fmt::format("events at ages above {} years (top-coded)", o.data.max_age_years),
+              counts.events_top_coded);
+  audit.count("distinct codes in the export", static_cast<int64_t>(partitions.codes().size()));
+  audit.count(fmt::format("codes in fewer than {} training patients, suppressed to a parent code",
+                          o.data.min_patients_per_code),
+              codes_to_parent);
+  audit.count(fmt::format("codes in fewer than {} training patients, suppressed to <unk>",
+                          o.data.min_patients_per_code),
+              codes_to_unk);
+  audit.count("events suppressed to a parent code (kept)", events_to_parent);
+  audit.count("events suppressed to <unk> (kept)", events_to_unk);
+  int64_t written = 0;
+  for (const auto& [split, n] : summary.events) written += n;
+  audit.count("events written", written);
+  audit.count("events produced by the importer", summary.input_records);
+  int64_t rows = 0, dropped_by_importer = 0;
+  for (const auto& [name, table] : audit.tables()) {
+    rows += table.rows;
+    for (const auto& [reason, n] : table.dropped) dropped_by_importer += n;
+  }
+  audit.set_accounting({
+      {"input rows (all tables)", rows},
+      {"rows dropped by the importer (reasons per table below)", dropped_by_importer},
+      {"events produced by the importer", summary.input_records},
+      {"events dropped by prep: patient without a birth record", counts.events_of_patients_without_birth},
+      {"events dropped by prep: extra birth records", counts.extra_birth_records},
+      {"events written, code kept", written - events_to_parent - events_to_unk},
+      {"events written, code suppressed to a parent code", events_to_parent},
+      {"events written, code suppressed to <unk>", events_to_unk},
+  });
+
+  // Manifest, vocabulary, audit.
+  const std::string vocab_text = vocab.to_json().dump(1) + "\n";
+  write_file_atomic((temp / "vocab.json").string(), vocab_text);
+  nlohmann::json shard_list = nlohmann::json::array();
+  for (size_t s = 0; s < shards.size(); ++s) {
+    for (const auto& f : shards[s].files()) {
+      const std::string relative = split_names[s] + "/" + f.name;
+      shard_list.push_back({{"split", split_names[s]},
+                            {"file", relative},
+                            {"patients", f.patients},
+                            {"events", f.events},
+                            {"bytes", fs::file_size(temp / relative)},
+                            {"sha256", file_sha256((temp / relative).string())}});
+      ++summary.shards;
+    }
+  }
+  nlohmann::json manifest = {{"format", kDatasetFormat},
+                             {"schema_version", kDatasetSchemaVersion},
+                             {"shard_schema_version", kShardSchemaVersion},
+                             {"created_by", std::string("clinfm ") + CLINFM_DATA_VERSION},
+                             {"command", o.command_line},
+                             {"source", {{"format", o.format}}},
+                             {"deidentification",
+                              {{"subject_keys", "first 8 bytes of HMAC-SHA256(secret salt, subject id), hex"},
+                               {"salt_id", salt.id},
+                               {"time_axis", "age in days since birth; absolute dates are not stored"},
+                               {"max_age_years", o.data.max_age_years},
+                               {"min_patients_per_code", o.data.min_patients_per_code},
+                               {"events_top_coded", counts.events_top_coded},
+                               {"codes_suppressed_to_parent", codes_to_parent},
+                               {"codes_suppressed_to_unk", codes_to_unk},
+                               {"free_text", "dropped"}}},
+                             {"splits",
+                              {{"fractions",
+                                {{"train", 1.0 - o.data.split_tuning - o.data.split_held_out},
+                                 {"tuning", o.data.split_tuning},
+                                 {"held_out", o.data.split_held_out}}},
+                               {"assignment", "uniform number drawn from the subject key"},
+                               {"patients", summary.patients},
+                               {"events", summary.events}}},
+                             {"vocabulary",
+                              {{"file", "vocab.json"},
+                               {"size", vocab.size()},
+                               {"value_bins", o.data.value_bins},
+                               {"sha256", sha256_hex(vocab_text)}}},
+                             {"shards", shard_list}};
+  write_file_atomic((temp / "manifest.json").string(), manifest.dump(1) + "\n");
+  write_file_atomic((temp / "audit.json").string(), audit.to_json().dump(1) + "\n");
+  write_file_atomic((temp / "audit.md").string(), audit.to_markdown());
+
+  // Publish: the old data set (with --overwrite) is removed only after the new one is in place.
+  check_interrupted();
+  fsync_directory(temp.string());
+  if (fs::exists(output)) {
+    const fs::path old = output.string() + fmt::format(".old-{}", ::getpid());
+    fs::rename(output, old);
+    fs::rename(temp, output);
+    fs::remove_all(old, ec);
+  } else {
+    fs::rename(temp, output);
+  }
+  temp_guard.release();
+  fsync_directory(output.parent_path().string());
+  summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace clinfm

@@ -1,0 +1,132 @@
+#include "data/source.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "data/csv_reader.h"
+
+namespace clinfm {
+namespace {
+
+const char* use_name(ColumnUse use) {
+  switch (use) {
+    case ColumnUse::kKept:
+      return "kept";
+    case ColumnUse::kTransformed:
+      return "transformed";
+    case ColumnUse::kDropped:
+      return "dropped";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void PrepAudit::declare_table(const CsvReader& reader, const TableSpec& spec) {
+  TableCounts& counts = tables_[spec.table];
+  counts.file = reader.path();
+  counts.columns = spec.columns;
+  for (const auto& column : reader.header()) {
+    const bool declared = std::any_of(spec.columns.begin(), spec.columns.end(),
+                                      [&](const ColumnRule& r) { return r.column == column; });
+    if (!declared) {
+      throw InputError(fmt::format("{}: column '{}' of table {} is not declared by the importer",
+                                   reader.path(), column, spec.table),
+                       "an undeclared column may hold identifiers, so prep refuses to pass over it silently; "
+                       "remove the column from the export or declare it (kept/transformed/dropped) in the "
+                       "importer's TableSpec");
+    }
+  }
+  for (const auto& rule : spec.columns) {
+    if (std::find(reader.header().begin(), reader.header().end(), rule.column) == reader.header().end())
+      counts.absent_columns.push_back(rule.column);
+  }
+}
+
+void PrepAudit::declare_binary_table(const std::string& file, const TableSpec& spec) {
+  TableCounts& counts = tables_[spec.table];
+  counts.file = file;
+  counts.columns = spec.columns;
+}
+
+void PrepAudit::note_missing_table(const std::string& table, const std::string& why) {
+  tables_[table].missing_reason = why;
+}
+
+void PrepAudit::note_unread_table(const std::string& table, const std::string& why) {
+  tables_[table].unread_reason = why;
+}
+
+int64_t PrepAudit::counter(const std::string& what) const {
+  const auto it = counters_.find(what);
+  return it == counters_.end() ? 0 : it->second;
+}
+
+nlohmann::json PrepAudit::to_json() const {
+  nlohmann::json out;
+  out["format"] = format_;
+  out["input"] = input_;
+  nlohmann::json tables = nlohmann::json::object();
+  for (const auto& [name, t] : tables_) {
+    nlohmann::json j;
+    j["file"] = t.file;
+    if (!t.missing_reason.empty()) j["missing"] = t.missing_reason;
+    if (!t.unread_reason.empty()) j["not_imported"] = t.unread_reason;
+    j["rows"] = t.rows;
+    j["events"] = t.events;
+    j["dropped"] = t.dropped;
+    nlohmann::json columns = nlohmann::json::array();
+    for (const auto& c : t.columns) {
+      const bool absent =
+          std::find(t.absent_columns.begin(), t.absent_columns.end(), c.column) != t.absent_columns.end();
+      columns.push_back(
+          {{"column", c.column}, {"use", use_name(c.use)}, {"what", c.what}, {"present", !absent}});
+    }
+    j["columns"] = columns;
+    tables[name] = j;
+  }
+  out["tables"] = tables;
+  out["counters"] = counters_;
+  nlohmann::json accounting = nlohmann::json::array();
+  for (const auto& [what, n] : accounting_) accounting.push_back({{"what", what}, {"count", n}});
+  out["accounting"] = accounting;
+  return out;
+}
+
+std::string PrepAudit::to_markdown() const {
+  std::string md = fmt::format("# De-identification and import audit\n\nSource format: `{}`\n\n", format_);
+  if (!accounting_.empty()) {
+    md += "## Accounting of every input row\n\n| | count |\n| --- | ---: |\n";
+    for (const auto& [what, n] : accounting_) md += fmt::format("| {} | {} |\n", what, n);
+    md += "\n";
+  }
+  md +=
+      "## Rows per table\n\n| table | rows | events | dropped rows (reason: count) |\n| --- | ---: | ---: | "
+      "--- |\n";
+  for (const auto& [name, t] : tables_) {
+    std::string dropped;
+    for (const auto& [reason, n] : t.dropped)
+      dropped += fmt::format("{}{}: {}", dropped.empty() ? "" : "; ", reason, n);
+    if (!t.missing_reason.empty()) dropped = "table absent: " + t.missing_reason;
+    if (!t.unread_reason.empty()) dropped = "not imported: " + t.unread_reason;
+    md += fmt::format("| {} | {} | {} | {} |\n", name, t.rows, t.events, dropped.empty() ? "none" : dropped);
+  }
+  md +=
+      "\n## Every source column and what happened to it\n\n| table | column | use | what |\n| --- | --- | "
+      "--- | --- |\n";
+  for (const auto& [name, t] : tables_) {
+    for (const auto& c : t.columns) {
+      const bool absent =
+          std::find(t.absent_columns.begin(), t.absent_columns.end(), c.column) != t.absent_columns.end();
+      md += fmt::format("| {} | {} | {} | {}{} |\n", name, c.column, use_name(c.use), c.what,
+                        absent ? " (not in this export)" : "");
+    }
+  }
+  md += "\n## Prep counters\n\n| what | count |\n| --- | ---: |\n";
+  for (const auto& [what, n] : counters_) md += fmt::format("| {} | {} |\n", what, n);
+  return md;
+}
+
+}  // namespace clinfm

@@ -1,0 +1,123 @@
+// The contract between an importer (one file per source format in data/importers/) and prep.
+// An importer reads its export table by table and reports, for each row, events of one subject
+// with absolute times (seconds since 1970, see timestamp.h) to an EventSink. Prep turns those
+// into de-identified, age-based timelines; importers never write anything themselves.
+//
+// Every column of every table an importer opens must be declared in a TableSpec with what
+// happens to it (kept, transformed, dropped, and why). A column in the file that is not
+// declared is an InputError: it may hold identifiers, and de-identification must never pass
+// silently over it. The audit lists every declaration and counts every row.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace clinfm {
+
+class CsvReader;
+
+enum class ColumnUse { kKept, kTransformed, kDropped };
+
+struct ColumnRule {
+  std::string column;
+  ColumnUse use;
+  std::string what;  // "event code LAB//{itemid}", "dropped: free text, may hold identifiers", ...
+};
+
+struct TableSpec {
+  std::string table;                // "hosp/labevents", "patients", "events"
+  std::vector<ColumnRule> columns;  // every column the file may have
+};
+
+class PrepAudit {
+ public:
+  // Records the table's column rules and checks the file's header against them: an undeclared
+  // column is an InputError naming the file and column. Declared columns absent from the file
+  // are fine (exports differ by version) and are listed as absent.
+  void declare_table(const CsvReader& reader, const TableSpec& spec);
+  // Column rules of a binary table (no header to check), e.g. Delphi's uint32 triples.
+  void declare_binary_table(const std::string& file, const TableSpec& spec);
+  // A table that the format knows but that is absent from this export (optional tables).
+  void note_missing_table(const std::string& table, const std::string& why);
+  // A table present in the export that this importer does not read (e.g. hosp/emar).
+  void note_unread_table(const std::string& table, const std::string& why);
+
+  void count_row(const std::string& table) { ++tables_[table].rows; }
+  void count_rows(const std::string& table, int64_t n) { tables_[table].rows += n; }
+  void count_events(const std::string& table, int64_t n = 1) { tables_[table].events += n; }
+  void count_dropped(const std::string& table, const std::string& reason, int64_t n = 1) {
+    tables_[table].dropped[reason] += n;
+  }
+  // Rows the CSV reader skipped for a wrong column count (--on-bad-row=skip): read and dropped.
+  void count_bad_rows(const std::string& table, int64_t n) {
+    if (n <= 0) return;
+    tables_[table].rows += n;
+    tables_[table].dropped["malformed row (skipped with --on-bad-row=skip)"] += n;
+  }
+  // Prep-level counters (suppressions, top-coding, patients without birth, ...).
+  void count(const std::string& what, int64_t n = 1) { counters_[what] += n; }
+  int64_t counter(const std::string& what) const;
+  // The reconciliation of input rows with output events, in the order given (shown first).
+  void set_accounting(std::vector<std::pair<std::string, int64_t>> lines) { accounting_ = std::move(lines); }
+  void set_source(const std::string& format, const std::string& input) {
+    format_ = format;
+    input_ = input;
+  }
+
+  struct TableCounts {
+    int64_t rows = 0;
+    int64_t events = 0;
+    std::map<std::string, int64_t> dropped;
+    std::vector<ColumnRule> columns;
+    std::vector<std::string> absent_columns;
+    std::string file;
+    std::string missing_reason;  // non-empty: table not in this export
+    std::string unread_reason;   // non-empty: in the export, not imported
+  };
+  const std::map<std::string, TableCounts>& tables() const { return tables_; }
+  nlohmann::json to_json() const;
+  std::string to_markdown() const;
+
+ private:
+  std::string format_, input_;
+  std::map<std::string, TableCounts> tables_;
+  std::map<std::string, int64_t> counters_;
+  std::vector<std::pair<std::string, int64_t>> accounting_;
+};
+
+// Receives a source's events. Subject ids are the source's raw ids: the sink pseudonymises
+// them at once and never stores or prints them. `table` names the source table for the audit.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Date of birth (required for every patient: events are placed on the age axis).
+  virtual void add_birth(std::string_view subject_id, int64_t time_s) = 0;
+  // A timed event. `value` is NaN when the event has no numeric value.
+  virtual void add_event(std::string_view subject_id, int64_t time_s, std::string_view code,
+                         double value) = 0;
+  // A static attribute without time (e.g. GENDER//F); placed at birth. Codes starting with
+  // "GENDER//" also set the patient's sex attribute (F, M, else unknown).
+  virtual void add_static(std::string_view subject_id, std::string_view code) = 0;
+};
+
+struct ImportOptions {
+  std::string input;           // folder or file as given on the command line
+  bool skip_bad_rows = false;  // --on-bad-row=skip
+};
+
+// One per format; each throws InputError for a missing required table/column or bad rows.
+void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
+void import_mimic_iv(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
+void import_synthea(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
+void import_delphi(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
+
+// Standard codes of special events.
+inline constexpr std::string_view kBirthCode = "MEDS_BIRTH";
+inline constexpr std::string_view kDeathCode = "MEDS_DEATH";
+
+}  // namespace clinfm

@@ -1,0 +1,81 @@
+// The vocabulary of a data set: special tokens, one token per code kept after small-cell
+// suppression, parent tokens that suppressed codes fall back to, train-split counts, and
+// per-token numeric value bins (quantiles fitted on the training split only).
+// Built once by prep from CodeStats; saved as vocab.json beside the shards.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace clinfm {
+
+inline constexpr int32_t kPadToken = 0;
+inline constexpr int32_t kUnkToken = 1;
+inline constexpr int kVocabSchemaVersion = 1;
+
+// What prep learns about codes from the training split.
+class CodeStats {
+ public:
+  // One training patient's codes (duplicates allowed): counts distinct patients per code and
+  // per ancestor code (see parent_code), events per code.
+  void add_patient(const std::vector<std::string_view>& codes);
+  // A numeric value of a training event (kept in a bounded, deterministic sample per code).
+  void add_value(std::string_view code, float value);
+
+  int64_t patients_with(std::string_view code) const;
+  const std::unordered_map<std::string, int64_t>& patient_counts() const { return patients_; }
+  const std::unordered_map<std::string, int64_t>& event_counts() const { return events_; }
+  const std::unordered_map<std::string, std::vector<float>>& value_samples() const { return values_; }
+
+ private:
+  struct Reservoir {
+    int64_t seen = 0;
+    uint64_t state = 0;
+  };
+  std::unordered_map<std::string, int64_t> patients_;  // codes and ancestors
+  std::unordered_map<std::string, int64_t> events_;    // codes only
+  std::unordered_map<std::string, std::vector<float>> values_;
+  std::unordered_map<std::string, Reservoir> reservoirs_;
+};
+
+struct Token {
+  std::string code;
+  std::string origin;  // "special", "code", or "parent" (exists only as a fallback)
+  int64_t train_patients = 0;
+  int64_t train_events = 0;
+  std::vector<float> value_edges;  // ascending; bin b in 1..edges+1; empty: no values seen
+};
+
+class Vocabulary {
+ public:
+  // Keeps codes seen in >= min_patients distinct training patients; a rarer code maps to its
+  // nearest ancestor that is frequent enough, else to <unk>. Codes seen in any split get a
+  // mapping; codes never seen in training resolve through their parents the same way.
+  static Vocabulary build(const CodeStats& stats, const std::vector<std::string>& all_codes,
+                          int64_t min_patients, int value_bins);
+
+  int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+  const Token& token(int32_t id) const { return tokens_.at(static_cast<size_t>(id)); }
+  // Token of a code as prep maps it (suppression applied); <unk> when nothing fits.
+  int32_t map_code(std::string_view code) const;
+  // Token whose own code is `code`, or -1.
+  int32_t find(std::string_view code) const;
+  // 0 when the value is NaN or the token has no bins; else 1..number of bins.
+  uint8_t value_bin(int32_t token, float value) const;
+  int max_value_bins() const { return max_bins_; }
+
+  nlohmann::json to_json() const;
+  static Vocabulary from_json(const nlohmann::json& json, const std::string& path);
+
+ private:
+  std::vector<Token> tokens_;
+  std::unordered_map<std::string, int32_t> index_;    // token code -> id
+  std::unordered_map<std::string, int32_t> mapping_;  // every source code seen -> id
+  int max_bins_ = 0;
+};
+
+}  // namespace clinfm

@@ -1,0 +1,120 @@
+// Pseudonyms, splits, the code hierarchy, value bins and the vocabulary file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "data/deid.h"
+#include "data/vocab.h"
+#include "prep_fixture.h"
+
+namespace clinfm {
+namespace {
+using testing::TempDir;
+
+TEST(Deid, KeysAreKeyedAndStable) {
+  Salt a{"secret-a", ""}, b{"secret-b", ""};
+  EXPECT_EQ(subject_key(a, "10000032"), subject_key(a, "10000032"));
+  EXPECT_NE(subject_key(a, "10000032"), subject_key(b, "10000032"));
+  EXPECT_NE(subject_key(a, "10000032"), subject_key(a, "10000033"));
+  uint64_t parsed = 0;
+  const std::string hex = subject_key_hex(subject_key(a, "x"));
+  ASSERT_EQ(hex.size(), 16u);
+  ASSERT_TRUE(parse_subject_key_hex(hex, &parsed));
+  EXPECT_EQ(parsed, subject_key(a, "x"));
+  EXPECT_FALSE(parse_subject_key_hex("0123456789ABCDEF", &parsed));
+  EXPECT_FALSE(parse_subject_key_hex("123", &parsed));
+}
+
+TEST(Deid, SplitFractionsHoldOnManyPatients) {
+  const Salt salt{"salt", ""};
+  int counts[3] = {0, 0, 0};
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) counts[int(assign_split(subject_key(salt, std::to_string(i)), 0.1, 0.2))]++;
+  // Binomial standard error for p=0.1 at n=1e5 is ~0.001: 5 SE bounds.
+  EXPECT_NEAR(counts[int(Split::kTuning)] / double(n), 0.1, 0.005);
+  EXPECT_NEAR(counts[int(Split::kHeldOut)] / double(n), 0.2, 0.0065);
+  EXPECT_NEAR(counts[int(Split::kTrain)] / double(n), 0.7, 0.0075);
+  EXPECT_EQ(assign_split(12345, 0.0, 0.0), Split::kTrain);
+}
+
+TEST(Deid, SaltFileIsCreatedOnceAndReused) {
+  TempDir dir;
+  const Salt first = load_or_create_salt(dir / "keys/salt", "");
+  EXPECT_EQ(first.bytes.size(), 32u);
+  EXPECT_EQ(first.id.size(), 16u);
+  const Salt again = load_or_create_salt(dir / "keys/salt", "");
+  EXPECT_EQ(first.bytes, again.bytes);
+  testing::write_text(dir / "empty-salt", "");
+  EXPECT_THROW(load_or_create_salt(dir / "empty-salt", ""), InputError);
+}
+
+TEST(Deid, ParentCodes) {
+  EXPECT_EQ(parent_code("ICD10CM//I2510"), "ICD10CM//I251");
+  EXPECT_EQ(parent_code("ICD10CM//I251"), "ICD10CM//I25");
+  EXPECT_EQ(parent_code("ICD10CM//I25"), "ICD10CM");
+  EXPECT_EQ(parent_code("ICD10CM//I25.1"), "ICD10CM//I25");  // the dot goes with the digit
+  EXPECT_EQ(parent_code("LAB//51087//UNK"), "LAB//51087");
+  EXPECT_EQ(parent_code("LAB//51087"), "LAB");
+  EXPECT_EQ(parent_code("LAB"), std::nullopt);
+  EXPECT_EQ(parent_code("MEDS_BIRTH"), std::nullopt);
+}
+
+TEST(Vocab, SuppressionCountsDistinctTrainingPatients) {
+  CodeStats stats;
+  for (int p = 0; p < 5; ++p) stats.add_patient({"A//1", "A//1", "A//1"});  // 5 patients, 15 events
+  stats.add_patient({"A//2"});
+  stats.add_patient({"B//9"});
+  const Vocabulary v = Vocabulary::build(stats, {"A//1", "A//2", "B//9", "C//only_in_tuning"}, 3, 10);
+  EXPECT_EQ(v.token(v.find("A//1")).train_patients, 5);
+  EXPECT_EQ(v.token(v.find("A//1")).train_events, 15);
+  EXPECT_EQ(v.find("A//2"), -1);
+  // A//2 (1 patient) falls back to its parent A (6 patients); B//9's parent B has 1: <unk>.
+  ASSERT_GE(v.find("A"), 2);
+  EXPECT_EQ(v.map_code("A//2"), v.find("A"));
+  EXPECT_EQ(v.token(v.find("A")).origin, "parent");
+  EXPECT_EQ(v.token(v.find("A")).train_patients, 6);
+  EXPECT_EQ(v.map_code("B//9"), kUnkToken);
+  EXPECT_EQ(v.find("B"), -1);
+  EXPECT_EQ(v.map_code("C//only_in_tuning"), kUnkToken);
+  EXPECT_EQ(v.token(kPadToken).code, "<pad>");
+  EXPECT_EQ(v.token(kUnkToken).code, "<unk>");
+}
+
+TEST(Vocab, ValueBinsAreQuantilesAndRoundTrip) {
+  CodeStats stats;
+  std::vector<std::string_view> codes;
+  for (int p = 0; p < 20; ++p) stats.add_patient({"LAB//X"});
+  for (int i = 1; i <= 1000; ++i) stats.add_value("LAB//X", float(i));
+  stats.add_value("LAB//X", std::nanf(""));  // ignored
+  const Vocabulary v = Vocabulary::build(stats, {"LAB//X"}, 1, 4);
+  const int32_t x = v.find("LAB//X");
+  ASSERT_EQ(v.token(x).value_edges, (std::vector<float>{251, 501, 751}));
+  EXPECT_EQ(v.value_bin(x, 1.0f), 1);
+  EXPECT_EQ(v.value_bin(x, 250.9f), 1);
+  EXPECT_EQ(v.value_bin(x, 251.0f), 2);
+  EXPECT_EQ(v.value_bin(x, 1e6f), 4);
+  EXPECT_EQ(v.value_bin(x, std::nanf("")), 0);
+  const Vocabulary back = Vocabulary::from_json(v.to_json(), "vocab.json");
+  EXPECT_EQ(back.to_json(), v.to_json());
+  EXPECT_EQ(back.value_bin(back.find("LAB//X"), 600.0f), 3);
+  nlohmann::json bad = v.to_json();
+  bad["schema_version"] = 99;
+  EXPECT_THROW(Vocabulary::from_json(bad, "vocab.json"), InputError);
+  bad.erase("tokens");
+  EXPECT_THROW(Vocabulary::from_json(bad, "vocab.json"), InputError);
+}
+
+TEST(Vocab, ValueSampleIsBoundedAndDeterministic) {
+  CodeStats a, b;
+  for (int i = 0; i < 100000; ++i) {
+    a.add_value("LAB//Y", float(i % 1000));
+    b.add_value("LAB//Y", float(i % 1000));
+  }
+  EXPECT_LE(a.value_samples().at("LAB//Y").size(), 8192u);
+  EXPECT_EQ(a.value_samples().at("LAB//Y"), b.value_samples().at("LAB//Y"));
+}
+
+}  // namespace
+}  // namespace clinfm
