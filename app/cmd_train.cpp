@@ -1,6 +1,6 @@
-// `clinfm train CONFIG [overrides...]`. The config is resolved and checked before anything else
-// starts, on every rank (a bad config exits 2 with nothing started). The training loop lands
-// with issue #4; until then the command stops after the config and says so (exit 3).
+// `clinfm train CONFIG [overrides...]`. The config is resolved and checked on every rank before
+// MPI starts (a bad config exits 2 with nothing started); then MPI gives the rank and world and
+// the Trainer runs.
 #include <fmt/format.h>
 
 #include <memory>
@@ -12,6 +12,8 @@
 #include "common/config/resolve.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "trainer/comm/launch.h"
+#include "trainer/trainer.h"
 
 namespace clinfm {
 namespace {
@@ -24,9 +26,23 @@ struct TrainOptions {
 
 int train(const TrainOptions& options) {
   const ResolvedConfig resolved = resolve_config(options.config, options.overrides);
-  log_info("config {} resolved, hash sha256:{}", options.config, config_hash(resolved.config));
-  throw NotBuiltError("`clinfm train` is not built yet: the config is valid, but no training was run",
-                      "the training loop lands with issue #4; nothing was written");
+  set_log_level(parse_log_level(resolved.config.log.level, "log.level"));
+  set_log_all_ranks(resolved.config.log.all_ranks);
+  const WorldInfo w = init_distributed(nullptr, nullptr);
+  log_info("config {} resolved, hash sha256:{}; {} rank(s)", options.config, config_hash(resolved.config),
+           w.world_size);
+  if (options.resume != "none") {
+    throw NotBuiltError(
+        fmt::format("--resume {}: resuming from checkpoints is not built yet", options.resume),
+        "checkpoints and exact resume land with issue #6; run without --resume");
+  }
+  if (w.world_size > 1) {
+    throw NotBuiltError(fmt::format("training on {} ranks is not built yet", w.world_size),
+                        "data-parallel training lands with issue #5; run `clinfm train` without mpirun");
+  }
+  Trainer trainer(resolved);
+  trainer.run();
+  return 0;
 }
 
 }  // namespace
@@ -38,7 +54,7 @@ void add_train_command(CLI::App& app, CommandAction* action) {
   cmd->add_option("overrides", options->overrides, "section.key=value overrides, applied after the file");
   cmd->add_option("--resume", options->resume,
                   "none: start fresh; auto: resume if a checkpoint exists; latest; or a checkpoint PATH");
-  cmd->callback([=] { *action = [=] { return train(*options); }; });
+  cmd->callback([action, options] { *action = [options] { return train(*options); }; });
 }
 
 }  // namespace clinfm

@@ -12,7 +12,9 @@ trap 'rm -rf "$work"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
 
 measure() {  # measure NAME CMD... ; sets wall, cpu, rss_mb
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >"$work/$1.log" 2>&1 || { cat "$work/$1.log"; exit 1; }
+  local name=$1
+  shift
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
   read -r wall user sys rss_kb <"$work/time"
   cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')
   rss_mb=$(awk -v k="$rss_kb" 'BEGIN{printf "%.0f", k/1024}')

@@ -1,18 +1,19 @@
 // prep end to end on small handmade MEDS exports: splits, pseudonyms, suppression, value bins,
 // top-coding, atomic output and every bad-input path; and on the real MIMIC-IV MEDS and Delphi
 // data in ../shared/data when present.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "data/csv_reader.h"
 #include "data/dataset.h"
 #include "data/deid.h"
 #include "data/inspect.h"
@@ -38,11 +39,11 @@ std::string small_meds() {
     csv += fmt::format("{},2001-05-01 08:00:00,ICD10CM//E119,,\n", id);
     csv += fmt::format("{},2001-05-02 08:00:00,NOTE,,patient John Doe says hello\n", id);
   }
-  csv += "P100,2002-01-01 00:00:00,ICD10CM//I2510,,\n";     // rare: suppressed to a parent
-  csv += "P101,2002-01-01 00:00:00,RARE//ONLY_ONE,,\n";     // rare with rare parent -> <unk>
-  csv += "P102,1949-12-31 00:00:00,ICD10CM//E119,,\n";      // before birth -> moved to birth
+  csv += "P100,2002-01-01 00:00:00,ICD10CM//I2510,,\n";         // rare: suppressed to a parent
+  csv += "P101,2002-01-01 00:00:00,RARE//ONLY_ONE,,\n";         // rare with rare parent -> <unk>
+  csv += "P102,1949-12-31 00:00:00,ICD10CM//E119,,\n";          // before birth -> moved to birth
   csv += "P103,2045-06-01 00:00:00,LAB//GLUCOSE//mg/dL,95,\n";  // age 95 -> top-coded
-  csv += "NOBIRTH,2001-01-01 00:00:00,ICD10CM//E119,,\n";    // no birth: dropped
+  csv += "NOBIRTH,2001-01-01 00:00:00,ICD10CM//E119,,\n";       // no birth: dropped
   // A second code with the same parent as I2510 so that the parent is frequent enough.
   csv += "P104,2002-01-01 00:00:00,ICD10CM//I251,,\nP105,2002-01-01 00:00:00,ICD10CM//I259,,\n";
   return csv;
@@ -77,7 +78,7 @@ TEST(Prep, SmallMedsExportEndToEnd) {
   EXPECT_EQ(keys_by_split(dir / "ds").size(), 40u);
 
   // The salt file was created with mode 0600, outside the data set.
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((dir / "salt").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
@@ -184,7 +185,8 @@ TEST(Prep, SplitsAndKeysAreStableAcrossRerunsAndShardCounts) {
   int64_t expected_shards = 0;
   for (const auto& [split, n] : b.patients) expected_shards += (n + 2) / 3;  // 3 patients a shard
   EXPECT_EQ(b.shards, expected_shards);
-  for (const auto& entry : Dataset(dir / "b").shards()) EXPECT_LE(entry.patients, 3);
+  const Dataset b_dataset(dir / "b");
+  for (const auto& entry : b_dataset.shards()) EXPECT_LE(entry.patients, 3);
   EXPECT_EQ(keys_by_split(dir / "a"), keys_by_split(dir / "b"));
   EXPECT_EQ(read_file(dir / "a/vocab.json"), read_file(dir / "b/vocab.json"));
   // Another salt: other keys.
@@ -233,7 +235,8 @@ TEST(Prep, FailedPrepLeavesNoDataSetAndKeepsTheOldOne) {
     run_prep(o);
     FAIL() << "a malformed row was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(fmt::format("bad.csv:{}: expected 5 columns", bad_line)), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find(fmt::format("bad.csv:{}: expected 5 columns", bad_line)),
+              std::string::npos)
         << e.what();
     EXPECT_NE(e.hint().find("--on-bad-row=skip"), std::string::npos);
   }
@@ -262,7 +265,8 @@ TEST(Prep, BadTimesAndNumbersNameFileAndLine) {
     run_prep(o);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("time.csv:3: unparsable time '2001-13-45 00:00:00'"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("time.csv:3: unparsable time '2001-13-45 00:00:00'"),
+              std::string::npos)
         << e.what();
   }
   write_text(dir / "number.csv", header + "A,1950-01-01,MEDS_BIRTH,,\nA,2001-01-01,LAB//X,12,5,\n");
@@ -273,7 +277,8 @@ TEST(Prep, BadTimesAndNumbersNameFileAndLine) {
     run_prep(o);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("number.csv:3: numeric_value 'twelve' is not a number"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("number.csv:3: numeric_value 'twelve' is not a number"),
+              std::string::npos)
         << e.what();
   }
   write_text(dir / "columns.csv", "subject_id,code,numeric_value\nA,X,1\n");
@@ -284,13 +289,15 @@ TEST(Prep, BadTimesAndNumbersNameFileAndLine) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("required column 'time' is missing"), std::string::npos) << e.what();
   }
-  write_text(dir / "extra.csv", "subject_id,time,code,numeric_value,patient_name\nA,1950-01-01,MEDS_BIRTH,,Jane\n");
+  write_text(dir / "extra.csv",
+             "subject_id,time,code,numeric_value,patient_name\nA,1950-01-01,MEDS_BIRTH,,Jane\n");
   o.input = dir / "extra.csv";
   try {
     run_prep(o);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("column 'patient_name' of table events is not declared"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("column 'patient_name' of table events is not declared"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "ds"));
@@ -334,7 +341,8 @@ TEST(Prep, DamagedDataSetsAreClearErrors) {
     Dataset edited(dir / "ds");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("vocab.json: its SHA-256 does not match"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vocab.json: its SHA-256 does not match"), std::string::npos)
+        << e.what();
   }
   write_text(dir / "ds/manifest.json", "{\"format\": \"clinfm-dataset\"");
   EXPECT_THROW(Dataset broken(dir / "ds"), InputError);
@@ -346,7 +354,8 @@ TEST(Prep, InspectAndDecodeShowOnlyPseudonyms) {
   write_text(dir / "events.csv", small_meds());
   run_prep(meds_prep(dir / "events.csv", dir / "ds", dir / "salt"));
   const auto summary = inspect_dataset(dir / "ds");
-  EXPECT_EQ(summary["splits"]["train"]["patients"].get<int64_t>() + summary["splits"]["tuning"]["patients"].get<int64_t>() +
+  EXPECT_EQ(summary["splits"]["train"]["patients"].get<int64_t>() +
+                summary["splits"]["tuning"]["patients"].get<int64_t>() +
                 summary["splits"]["held_out"]["patients"].get<int64_t>(),
             40);
   EXPECT_NE(format_inspection(summary).find("top codes"), std::string::npos);
@@ -361,10 +370,13 @@ TEST(Prep, InspectAndDecodeShowOnlyPseudonyms) {
   EXPECT_THROW(decode_patient(dir / "ds", "P110"), InputError);
 }
 
-std::string shared_data(const std::string& relative) { return std::string(CLINFM_SHARED_DATA_DIR) + "/" + relative; }
+std::string shared_data(const std::string& relative) {
+  return std::string(CLINFM_SHARED_DATA_DIR) + "/" + relative;
+}
 
 TEST(PrepRealData, MimicIvDemoMedsAccountsForEveryRow) {
-  if (!fs::exists(shared_data("mimic-iv-demo-meds/events.csv.gz"))) GTEST_SKIP() << "../shared/data not present";
+  if (!fs::exists(shared_data("mimic-iv-demo-meds/events.csv.gz")))
+    GTEST_SKIP() << "../shared/data not present";
   TempDir dir;
   PrepOptions o = meds_prep(shared_data("mimic-iv-demo-meds/events.csv.gz"), dir / "ds", dir / "salt");
   o.data.min_patients_per_code = 10;
@@ -419,6 +431,77 @@ TEST(PrepRealData, DelphiTruncatedFileIsRefused) {
   fs::remove(dir / "d/labels.csv");
   write_text(dir / "d/train.bin", read_file(bin).substr(0, 1200));
   EXPECT_THROW(run_prep(o), InputError);
+}
+
+}  // namespace
+}  // namespace clinfm
+
+namespace clinfm {
+namespace {
+
+TEST(PrepRealData, MimicIvDemoGivesOneHundredPatients) {
+  if (!fs::exists(shared_data("mimic-iv-demo-2.2/hosp"))) GTEST_SKIP() << "../shared/data not present";
+  TempDir dir;
+  PrepOptions o = meds_prep(shared_data("mimic-iv-demo-2.2"), dir / "ds", dir / "salt");
+  o.format = "mimic-iv";
+  o.data.min_patients_per_code = 10;
+  const PrepSummary s = run_prep(o);
+  EXPECT_EQ(s.patients.at("train") + s.patients.at("tuning") + s.patients.at("held_out"), 100);
+  const auto audit = nlohmann::json::parse(read_file(dir / "ds/audit.json"));
+  EXPECT_EQ(audit["counters"]["patients without a birth record (dropped)"], 0);
+  // Raw MIMIC subject ids never reach the output.
+  const std::string bytes = all_bytes_under(dir / "ds");
+  for (const char* id : {"10000032", "10001217", "10004235", "10014729"})
+    EXPECT_EQ(bytes.find(id), std::string::npos) << id;
+}
+
+// Every value of the identifying columns of Synthea's patients.csv, as text.
+std::vector<std::string> synthea_identifiers() {
+  CsvReader reader(shared_data("synthea-sample-11/patients.csv"));
+  std::vector<std::string> values;
+  std::vector<std::string_view> f;
+  // Names, SSN, passport, driver's licence, address, birth and death dates, birthplace,
+  // coordinates and the raw id. (Short numeric values such as 4-digit ZIP codes are left out:
+  // they occur by chance inside SNOMED and LOINC codes.)
+  const char* columns[] = {"Id",   "BIRTHDATE", "DEATHDATE", "SSN", "DRIVERS", "PASSPORT",  "FIRST", "MIDDLE",
+                           "LAST", "MAIDEN",    "ADDRESS",   "LAT", "LON",     "BIRTHPLACE"};
+  while (reader.next(f)) {
+    for (const char* column : columns) {
+      const int c = reader.find_column(column);
+      if (c < 0) continue;
+      const std::string value(f[c]);
+      if (value.size() >= 4) values.push_back(value);  // short values (e.g. "Mr.") say nothing
+    }
+  }
+  return values;
+}
+
+TEST(PrepRealData, SyntheaIdentifiersReachNoOutputFile) {
+  if (!fs::exists(shared_data("synthea-sample-11/patients.csv")))
+    GTEST_SKIP() << "../shared/data not present";
+  TempDir dir;
+  PrepOptions o = meds_prep(shared_data("synthea-sample-11"), dir / "ds", dir / "salt");
+  o.format = "synthea";
+  const PrepSummary s = run_prep(o);
+  EXPECT_EQ(s.patients.at("train") + s.patients.at("tuning") + s.patients.at("held_out"), 11);
+  const auto identifiers = synthea_identifiers();
+  ASSERT_GT(identifiers.size(), 100u);
+  // Raw bytes of every file (manifest, vocab, audit, HDF5), and the HDF5 strings decoded: the
+  // event datasets are compressed, so their contents are checked after reading them back.
+  std::string text = all_bytes_under(dir / "ds");
+  const Dataset dataset(dir / "ds");
+  for (const auto& entry : dataset.shards()) {
+    const ShardReader shard = dataset.open_shard(entry);
+    for (int64_t i = 0; i < shard.patients(); ++i) {
+      text += subject_key_hex(shard.key(i)) + "\n";
+      for (const int32_t t : shard.read(i).tokens) text += dataset.vocab().token(t).code + "\n";
+    }
+  }
+  for (const auto& value : identifiers) EXPECT_EQ(text.find(value), std::string::npos) << "found: " << value;
+  // The audit says what happened to the identifying columns.
+  const std::string audit = read_file(dir / "ds/audit.md");
+  for (const char* column : {"SSN", "PASSPORT", "DRIVERS", "FIRST", "LAST", "ADDRESS", "LAT", "LON"})
+    EXPECT_NE(audit.find(fmt::format("| patients | {} | dropped |", column)), std::string::npos) << column;
 }
 
 }  // namespace

@@ -78,8 +78,9 @@ check "config doc --out writes the file" run 0 config doc --out "$work/config.md
 check "written doc equals printed doc" cmp -s "$work/config.md" docs/config.md
 
 # Commands whose implementation has not landed say so and exit 3.
-check "train not built yet" run 3 train configs/quickstart.yaml
-check "train says not built" has "not built yet" "$work/err"
+check "train without a data set fails with 2" run 2 train configs/quickstart.yaml data.dataset="$work/no-data" run.out_dir="$work/run2"
+check "train names the missing data set" has "is not a clinfm data set" "$work/err"
+check "train --resume is not built yet" run 3 train configs/quickstart.yaml --resume auto run.out_dir="$work/run3"
 check "prep of a missing input fails with 2" run 2 prep --format meds --input "$work/none.csv" --output "$work/ds" data.salt_file="$work/salt"
 check "prep names the missing input" has "input '$work/none.csv' does not exist" "$work/err"
 check "prep wrote nothing" test ! -e "$work/ds"

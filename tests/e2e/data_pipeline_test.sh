@@ -68,5 +68,20 @@ check "synth wrote the truth file" test -s "$work/synth/cohort.truth.csv"
 check "prep the synth folder" run 0 prep --format meds --input "$work/synth" --output "$work/synth-ds" data.salt_file="$work/salt"
 check "all 300 patients" bash -c "$clinfm inspect $work/synth-ds --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(v[\"patients\"] for v in d[\"splits\"].values()) == 300'"
 check "h5py reads the synth data set" /usr/bin/python3 "$src/tests/data/read_dataset.py" "$work/synth-ds"
+# Ctrl-C during prep: exit non-zero, no data set, no temporary folder left behind. The signal
+# is sent as soon as prep's temporary folder exists (3M events take seconds to import).
+"$clinfm" synth --patients 30000 --seed 3 --out "$work/big.csv.gz" >/dev/null 2>&1
+"$clinfm" prep --format meds --input "$work/big.csv.gz" --output "$work/big-ds" data.salt_file="$work/salt" \
+  >"$work/int.out" 2>&1 &
+prep_pid=$!
+for _ in $(seq 1 400); do compgen -G "$work/big-ds.tmp-*" >/dev/null && break; sleep 0.01; done
+kill -INT "$prep_pid"
+wait "$prep_pid"
+rc=$?
+check "interrupted prep exits non-zero" test "$rc" -ne 0
+check "interrupted prep says so" has "prep was interrupted" "$work/int.out"
+check "interrupted prep left no data set" test ! -e "$work/big-ds"
+check "interrupted prep left no temporary folder" bash -c "! compgen -G '$work/big-ds.tmp-*' >/dev/null"
+
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,0 +1,91 @@
+// Training throughput of clinfm's model and optimizer on CPU: one process, fixed random batches
+// (so data loading is not measured), forward + backward + clip + AdamW per step, timed after
+// warm-up steps. Prints one line of JSON for bench/train_bench.sh.
+//   train_throughput --preset tiny --batch 16 --seq 128 --steps 20 --warmup 3 --threads 2 --vocab 2000
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "models/losses.h"
+#include "models/model_dims.h"
+#include "models/runtime.h"
+#include "models/transformer.h"
+#include "trainer/metrics.h"
+#include "trainer/optim.h"
+
+int main(int argc, char** argv) {
+  std::string preset = "tiny";
+  int64_t batch = 16, seq = 128, steps = 20, warmup = 3, threads = 2, vocab = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const char* value = argv[i + 1];
+    if (flag == "--preset")
+      preset = value;
+    else if (flag == "--batch")
+      batch = std::atoll(value);
+    else if (flag == "--seq")
+      seq = std::atoll(value);
+    else if (flag == "--steps")
+      steps = std::atoll(value);
+    else if (flag == "--warmup")
+      warmup = std::atoll(value);
+    else if (flag == "--threads")
+      threads = std::atoll(value);
+    else if (flag == "--vocab")
+      vocab = std::atoll(value);
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  clinfm::apply_torch_threads(static_cast<int>(threads));
+  clinfm::ModelConfig mc;
+  mc.preset = preset;
+  const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11, clinfm::sdpa_available());
+  clinfm::ClinicalTransformer model(dims);
+  model->reset_parameters(1);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& p : model->named_parameters()) named.emplace_back(p.key(), p.value());
+  clinfm::OptimConfig oc;
+  clinfm::AdamW optimizer(named, oc);
+  std::vector<torch::Tensor> params;
+  for (auto& p : optimizer.params()) params.push_back(p.param);
+
+  torch::manual_seed(0);
+  clinfm::ModelBatch b;
+  b.tokens = torch::randint(2, vocab, {batch, seq}, torch::kInt64);
+  b.value_bins = torch::randint(0, 11, {batch, seq}, torch::kInt64);
+  b.ages = std::get<0>(torch::sort(torch::rand({batch, seq}) * 30000.0, 1));
+  b.targets = torch::randint(2, vocab, {batch, seq}, torch::kInt64);
+  b.target_dt = torch::rand({batch, seq});
+  b.loss_mask = torch::ones({batch, seq});
+
+  double loss_value = 0, timed = 0;
+  for (int64_t s = 0; s < warmup + steps; ++s) {
+    const auto start = std::chrono::steady_clock::now();
+    optimizer.zero_grad();
+    const auto sums = clinfm::loss_sums(model->forward(b), b);
+    const auto loss = (sums.token_nll + sums.time_nll) / sums.targets;
+    loss.backward();
+    clinfm::clip_grad_norm(params, 1.0);
+    optimizer.step(1e-4);
+    loss_value = loss.item<double>();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (s >= warmup) timed += elapsed;
+  }
+  const double tokens_per_s = double(batch * seq * steps) / timed;
+  const double peak = clinfm::measure_matmul_flops();
+  const double mfu = dims.training_flops_per_token(seq) * tokens_per_s / peak;
+  std::printf(
+      "{\"impl\": \"clinfm\", \"preset\": \"%s\", \"parameters\": %lld, \"batch\": %lld, \"seq\": %lld, "
+      "\"threads\": %lld, \"steps\": %lld, \"tokens_per_s\": %.1f, \"mfu\": %.4f, \"peak_gflops\": %.1f, "
+      "\"final_loss\": %.5f}\n",
+      preset.c_str(), static_cast<long long>(dims.parameter_count()), static_cast<long long>(batch),
+      static_cast<long long>(seq), static_cast<long long>(threads), static_cast<long long>(steps),
+      tokens_per_s, mfu, peak / 1e9, loss_value);
+  return 0;
+}

@@ -1,0 +1,90 @@
+#include "models/weights_io.h"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "common/error.h"
+#include "common/fs.h"
+
+namespace clinfm {
+namespace {
+
+void write_int(torch::serialize::OutputArchive& archive, const std::string& key, int64_t value) {
+  archive.write(key, c10::IValue(value));
+}
+int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key) {
+  c10::IValue value;
+  archive.read(key, value);
+  return value.toInt();
+}
+
+}  // namespace
+
+void save_model(ClinicalTransformer& model, const std::string& path) {
+  torch::serialize::OutputArchive archive;
+  model->save(archive);
+  const ModelDims& d = model->dims;
+  archive.write("clinfm/format", c10::IValue(std::string(kWeightsFormat)));
+  write_int(archive, "clinfm/version", kWeightsVersion);
+  archive.write("clinfm/dims/preset", c10::IValue(d.preset));
+  archive.write("clinfm/dims/attention", c10::IValue(d.attention));
+  write_int(archive, "clinfm/dims/vocab_size", d.vocab_size);
+  write_int(archive, "clinfm/dims/value_bins", d.value_bins);
+  write_int(archive, "clinfm/dims/n_layers", d.n_layers);
+  write_int(archive, "clinfm/dims/n_heads", d.n_heads);
+  write_int(archive, "clinfm/dims/d_model", d.d_model);
+  write_int(archive, "clinfm/dims/d_ff", d.d_ff);
+  archive.write("clinfm/dims/dropout", c10::IValue(d.dropout));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
+
+ClinicalTransformer load_model(const std::string& path, torch::Device device) {
+  torch::serialize::InputArchive archive;
+  ModelDims d;
+  try {
+    archive.load_from(path, device);
+    c10::IValue format;
+    archive.read("clinfm/format", format);
+    if (format.toStringRef() != kWeightsFormat) throw std::runtime_error("wrong format tag");
+    const int64_t version = read_int(archive, "clinfm/version");
+    if (version != kWeightsVersion) {
+      throw InputError(fmt::format("{}: weights format version {} is not supported (this clinfm reads {})",
+                                   path, version, kWeightsVersion));
+    }
+    c10::IValue text;
+    archive.read("clinfm/dims/preset", text);
+    d.preset = text.toStringRef();
+    archive.read("clinfm/dims/attention", text);
+    d.attention = text.toStringRef();
+    d.vocab_size = read_int(archive, "clinfm/dims/vocab_size");
+    d.value_bins = read_int(archive, "clinfm/dims/value_bins");
+    d.n_layers = read_int(archive, "clinfm/dims/n_layers");
+    d.n_heads = read_int(archive, "clinfm/dims/n_heads");
+    d.d_model = read_int(archive, "clinfm/dims/d_model");
+    d.d_ff = read_int(archive, "clinfm/dims/d_ff");
+    c10::IValue dropout;
+    archive.read("clinfm/dims/dropout", dropout);
+    d.dropout = dropout.toDouble();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(
+        fmt::format("{}: not a readable clinfm weights file: {}", path, std::string(e.what()).substr(0, 300)),
+        "the file may be truncated or from another program");
+  }
+  if (d.attention == "sdpa" && !sdpa_available()) d.attention = "explicit";  // same math, other kernel
+  ClinicalTransformer model(d);
+  try {
+    model->load(archive);
+  } catch (const std::exception& e) {
+    throw InputError(fmt::format("{}: the weights do not fit the model they describe: {}", path,
+                                 std::string(e.what()).substr(0, 300)));
+  }
+  model->to(device);
+  return model;
+}
+
+}  // namespace clinfm

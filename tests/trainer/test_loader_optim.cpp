@@ -1,0 +1,155 @@
+// The global sample order, rank slices, windows and padding of the loader; the learning-rate
+// schedule, clipping and weight-decay groups of the optimizer.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <set>
+
+#include "../data/prep_fixture.h"
+#include "common/error.h"
+#include "data/loader.h"
+#include "data/prep.h"
+#include "data/sampler.h"
+#include "data/vocab.h"
+#include "trainer/optim.h"
+
+namespace clinfm {
+namespace {
+using testing::TempDir;
+using testing::write_text;
+
+TEST(Sampler, OrderDependsOnlyOnSeedEpochAndIndex) {
+  const std::vector<int64_t> lengths = {5, 1, 300, 40, 2, 77, 1000};
+  GlobalSampler a(lengths, 7, 64), b(lengths, 7, 64), c(lengths, 8, 64);
+  EXPECT_EQ(a.patients_per_epoch(), 6);  // the 1-event patient has no target
+  std::vector<int64_t> epoch0;
+  for (int64_t g = 0; g < 6; ++g) epoch0.push_back(a.sample(g).patient);
+  EXPECT_EQ(std::set<int64_t>(epoch0.begin(), epoch0.end()), (std::set<int64_t>{0, 2, 3, 4, 5, 6}));
+  // Random access in any order gives the same samples (b jumps between epochs).
+  for (int64_t g : {17, 3, 40, 0, 5, 18}) {
+    const auto x = a.sample(g), y = b.sample(g);
+    EXPECT_EQ(x.patient, y.patient);
+    EXPECT_EQ(x.start, y.start);
+    EXPECT_EQ(x.count, y.count);
+  }
+  bool differs = false;
+  for (int64_t g = 0; g < 12; ++g)
+    differs |= a.sample(g).patient != c.sample(g).patient || a.sample(g).start != c.sample(g).start;
+  EXPECT_TRUE(differs);
+  for (int64_t g = 0; g < 60; ++g) {
+    const auto w = a.sample(g);
+    EXPECT_LE(w.count, 65);
+    EXPECT_LE(w.start + w.count, lengths[size_t(w.patient)]);
+    if (lengths[size_t(w.patient)] <= 65) EXPECT_EQ(w.count, lengths[size_t(w.patient)]);
+  }
+  EXPECT_THROW(GlobalSampler({1, 1}, 0, 8), InputError);
+}
+
+TEST(Batch, TargetsAreTheNextEventAndPaddingIsMasked) {
+  PatientTimeline p;
+  p.tokens = {5, 6, 7, 8};
+  p.age_days = {0, 365.25, 365.25, 730.5};
+  p.values = {NAN, 1, NAN, 2};
+  p.value_bins = {0, 3, 0, 4};
+  const HostBatch b = make_batch({p}, 6, {7});
+  EXPECT_EQ(b.tokens, (std::vector<int64_t>{5, 6, 7, 0, 0, 0}));
+  EXPECT_EQ(b.targets, (std::vector<int64_t>{6, 7, 8, 0, 0, 0}));
+  EXPECT_EQ(b.value_bins, (std::vector<int64_t>{0, 3, 0, 0, 0, 0}));
+  EXPECT_FLOAT_EQ(b.target_dt[0], 1.0f);
+  EXPECT_FLOAT_EQ(b.target_dt[1], 0.0f);
+  EXPECT_EQ(b.loss_mask, (std::vector<float>{1, 0, 1, 0, 0, 0}));  // target 7 is ignored
+  EXPECT_EQ(b.targets_kept, 2);
+  EXPECT_EQ(b.positions_used, 3);
+  const HostBatch cut = make_batch({p}, 2, {});
+  EXPECT_EQ(cut.tokens, (std::vector<int64_t>{5, 6}));
+  EXPECT_EQ(cut.targets, (std::vector<int64_t>{6, 7}));
+}
+
+std::string cohort_meds(int patients) {
+  std::string csv = "subject_id,time,code,numeric_value,text_value\n";
+  for (int i = 0; i < patients; ++i) {
+    csv += fmt::format("P{},1950-01-01,MEDS_BIRTH,,\n", i);
+    for (int e = 0; e < 3 + i % 40; ++e)
+      csv += fmt::format("P{},{}-01-01,CODE//{},{},\n", i, 1960 + e, e % 7, e);
+  }
+  return csv;
+}
+
+TEST(Loader, RankSlicesPartitionTheGlobalBatchAndPrefetchChangesNothing) {
+  TempDir dir;
+  write_text(dir / "events.csv", cohort_meds(50));
+  PrepOptions o = testing::meds_prep(dir / "events.csv", dir / "ds", dir / "salt");
+  run_prep(o);
+  const Dataset dataset(dir / "ds");
+  LoaderOptions lo;
+  lo.seq_len = 16;
+  lo.micro_batch = 2;
+  lo.global_batch = 8;
+  lo.seed = 3;
+  lo.prefetch_steps = 0;
+  BatchLoader one(dataset, lo);
+  lo.prefetch_steps = 3;
+  BatchLoader prefetched(dataset, lo);
+  lo.prefetch_steps = 0;
+  lo.micro_batch = 1;
+  lo.world_size = 2;
+  lo.rank = 0;
+  BatchLoader rank0(dataset, lo);
+  lo.rank = 1;
+  BatchLoader rank1(dataset, lo);
+  EXPECT_EQ(one.accumulation_steps(), 4);
+  EXPECT_EQ(rank0.accumulation_steps(), 4);
+  for (int step = 0; step < 5; ++step) {
+    const auto a = one.next_step(), p = prefetched.next_step(), r0 = rank0.next_step(),
+               r1 = rank1.next_step();
+    std::vector<int64_t> whole, split;
+    for (const auto& b : a) whole.insert(whole.end(), b.tokens.begin(), b.tokens.end());
+    std::vector<int64_t> pre;
+    for (const auto& b : p) pre.insert(pre.end(), b.tokens.begin(), b.tokens.end());
+    for (const auto& b : r0) split.insert(split.end(), b.tokens.begin(), b.tokens.end());
+    for (const auto& b : r1) split.insert(split.end(), b.tokens.begin(), b.tokens.end());
+    EXPECT_EQ(whole, pre) << "step " << step;
+    EXPECT_EQ(whole, split) << "step " << step;  // rank 0 then rank 1 = the global batch in order
+  }
+  lo.global_batch = 6;
+  lo.micro_batch = 4;
+  EXPECT_THROW(BatchLoader(dataset, lo), InputError);
+  lo.split = "nonexistent";
+  lo.global_batch = 8;
+  lo.micro_batch = 2;
+  EXPECT_THROW(BatchLoader(dataset, lo), InputError);
+}
+
+TEST(Optim, ScheduleWarmupThenCosine) {
+  OptimConfig c;
+  c.lr = 1.0;
+  c.min_lr = 0.1;
+  c.warmup_steps = 4;
+  EXPECT_DOUBLE_EQ(learning_rate(0, c, 104), 0.25);
+  EXPECT_DOUBLE_EQ(learning_rate(3, c, 104), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate(4, c, 104), 1.0);
+  EXPECT_NEAR(learning_rate(54, c, 104), 0.55, 1e-12);  // half-way: (lr + min_lr) / 2
+  EXPECT_NEAR(learning_rate(104, c, 104), 0.1, 1e-12);
+  EXPECT_NEAR(learning_rate(500, c, 104), 0.1, 1e-12);
+}
+
+TEST(Optim, ClipAndDecayGroups) {
+  auto w = torch::ones({2, 2}, torch::requires_grad());
+  auto b = torch::ones({2}, torch::requires_grad());
+  (w.sum() * 3 + b.sum() * 4).backward();  // grads 3 (x4) and 4 (x2): norm sqrt(36+32)
+  const double norm = clip_grad_norm({w, b}, 1.0);
+  EXPECT_NEAR(norm, std::sqrt(68.0), 1e-6);
+  EXPECT_NEAR(torch::cat({w.grad().flatten(), b.grad().flatten()}).norm().item<double>(), 1.0, 1e-5);
+  OptimConfig c;
+  EXPECT_TRUE(applies_weight_decay("blocks.0.attn.qkv.weight", w, c));
+  EXPECT_FALSE(applies_weight_decay("blocks.0.attn_norm.weight", b, c));
+  EXPECT_FALSE(applies_weight_decay("time_head.bias", b, c));
+  EXPECT_FALSE(applies_weight_decay("token_embedding.weight", w, c));
+  c.decay_embeddings_and_norms = true;
+  EXPECT_TRUE(applies_weight_decay("token_embedding.weight", w, c));
+}
+
+}  // namespace
+}  // namespace clinfm

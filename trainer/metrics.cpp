@@ -1,0 +1,55 @@
+#include "trainer/metrics.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "common/check.h"
+
+namespace clinfm {
+
+double measure_matmul_flops(int64_t n, double seconds) {
+  torch::NoGradGuard no_grad;
+  const auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::mm(a, b);  // warm-up
+  double best = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    const auto start = std::chrono::steady_clock::now();
+    c = torch::mm(a, b);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * double(n) * double(n) * double(n) / elapsed);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return best;
+}
+
+MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {
+  if (path.empty()) return;
+  file_ = std::fopen(path.c_str(), "a");
+  IO_CHECK(file_ != nullptr, path, "open for appending");
+}
+
+MetricsWriter::~MetricsWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void MetricsWriter::write(const std::map<std::string, double>& values) {
+  if (!file_) return;
+  std::string line = "{";
+  for (const auto& [key, value] : values) {
+    if (line.size() > 1) line += ", ";
+    const bool integral = std::isfinite(value) && value == std::floor(value) && std::abs(value) < 1e15;
+    if (!std::isfinite(value))
+      line += fmt::format("\"{}\": null", key);
+    else if (integral)
+      line += fmt::format("\"{}\": {}", key, static_cast<int64_t>(value));
+    else
+      line += fmt::format("\"{}\": {:.6g}", key, value);
+  }
+  line += "}\n";
+  IO_CHECK(std::fputs(line.c_str(), file_) >= 0 && std::fflush(file_) == 0, path_, "write");
+}
+
+}  // namespace clinfm

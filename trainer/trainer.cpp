@@ -1,0 +1,270 @@
+#include "trainer/trainer.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "common/check.h"
+#include "common/config/dump.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "models/losses.h"
+#include "models/model_dims.h"
+#include "models/runtime.h"
+#include "models/weights_io.h"
+#include "trainer/comm/launch.h"
+
+namespace clinfm {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+torch::Tensor host_tensor(const std::vector<int64_t>& v, int64_t rows, int64_t cols) {
+  return torch::from_blob(const_cast<int64_t*>(v.data()), {rows, cols}, torch::kInt64).clone();
+}
+torch::Tensor host_tensor(const std::vector<float>& v, int64_t rows, int64_t cols) {
+  return torch::from_blob(const_cast<float*>(v.data()), {rows, cols}, torch::kFloat32).clone();
+}
+
+}  // namespace
+
+Trainer::Trainer(const ResolvedConfig& resolved)
+    : config_(resolved.config), config_yaml_(config_to_yaml(resolved.config)) {
+  const Config& c = config_;
+  const WorldInfo& w = world();
+  if (c.run.device == "cuda") {
+    throw NotBuiltError("run.device=cuda: the CUDA training path lands with issue #8",
+                        "use run.device=cpu (or auto) on this build");
+  }
+  if (c.train.precision == "bf16") {
+    throw InputError("train.precision=bf16 needs CUDA; on CPU clinfm trains in fp32",
+                     "set train.precision=fp32");
+  }
+  threads_ = choose_torch_threads(static_cast<int>(c.run.threads), w.local_size,
+                                  static_cast<int>(std::thread::hardware_concurrency()));
+  apply_torch_threads(threads_);
+  torch::manual_seed(static_cast<uint64_t>(c.run.seed) + 1000003ULL * static_cast<uint64_t>(w.rank));
+
+  dataset_ = std::make_unique<Dataset>(c.data.dataset);
+  const Vocabulary& vocab = dataset_->vocab();
+  for (const auto& code : c.train.ignore_target_codes) {
+    const int32_t token = vocab.find(code);
+    if (token < 0) {
+      throw InputError(
+          fmt::format("train.ignore_target_codes: '{}' is not a token of {}", code, c.data.dataset),
+          "`clinfm inspect DATASET --json` lists the data set's codes");
+    }
+    ignored_targets_.push_back(token);
+  }
+  double total_events = 0;
+  for (int32_t t = 0; t < vocab.size(); ++t) total_events += double(vocab.token(t).train_events) + 1.0;
+  for (int32_t t = 0; t < vocab.size(); ++t)
+    unigram_nll_.push_back(-std::log((double(vocab.token(t).train_events) + 1.0) / total_events));
+  const ModelDims dims =
+      resolve_model_dims(c.model, vocab.size(), vocab.max_value_bins() + 1, sdpa_available());
+  model_ = ClinicalTransformer(dims);
+  model_->reset_parameters(static_cast<uint64_t>(c.run.seed));
+  model_->to(device_);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& item : model_->named_parameters()) named.emplace_back(item.key(), item.value());
+  optimizer_ = std::make_unique<AdamW>(named, c.optim);
+
+  LoaderOptions lo;
+  lo.split = "train";
+  lo.seq_len = c.data.seq_len;
+  lo.micro_batch = c.train.micro_batch_size;
+  lo.global_batch = c.train.global_batch_size;
+  lo.rank = w.rank;
+  lo.world_size = w.world_size;
+  lo.seed = static_cast<uint64_t>(c.run.seed);
+  lo.ignored_targets = ignored_targets_;
+  loader_ = std::make_unique<BatchLoader>(*dataset_, lo);
+  lo.prefetch_steps = std::max<int64_t>(1, c.data.prefetch_batches / loader_->accumulation_steps());
+  if (c.data.prefetch_batches == 0) lo.prefetch_steps = 0;
+  loader_ = std::make_unique<BatchLoader>(*dataset_, lo);
+
+  peak_flops_ = c.train.peak_tflops > 0 ? c.train.peak_tflops * 1e12 : measure_matmul_flops() * w.local_size;
+  if (w.rank == 0) {
+    fs::create_directories(c.run.out_dir);
+    write_file_atomic((fs::path(c.run.out_dir) / "config.yaml").string(),
+                      fmt::format("# resolved config of run '{}', hash sha256:{}\n{}", c.run.name,
+                                  config_hash(c), config_yaml_));
+    metrics_ = std::make_unique<MetricsWriter>(
+        c.log.jsonl ? (fs::path(c.run.out_dir) / "metrics.jsonl").string() : "");
+  }
+  log_info("model: {}", dims.describe());
+  log_info(
+      "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank, "
+      "peak {:.1f} GFLOP/s per rank{}",
+      loader_->patients(), loader_->accumulation_steps(), c.train.micro_batch_size, threads_,
+      peak_flops_ / w.local_size / 1e9, c.train.peak_tflops > 0 ? " (configured)" : " (measured sgemm)");
+}
+
+Trainer::~Trainer() = default;
+
+ModelBatch Trainer::to_device(const HostBatch& b) const {
+  ModelBatch m;
+  m.tokens = host_tensor(b.tokens, b.rows, b.seq_len).to(device_);
+  m.value_bins = host_tensor(b.value_bins, b.rows, b.seq_len).to(device_);
+  m.targets = host_tensor(b.targets, b.rows, b.seq_len).to(device_);
+  m.ages = host_tensor(b.ages, b.rows, b.seq_len).to(device_);
+  m.target_dt = host_tensor(b.target_dt, b.rows, b.seq_len).to(device_);
+  m.loss_mask = host_tensor(b.loss_mask, b.rows, b.seq_len).to(device_);
+  return m;
+}
+
+StepResult Trainer::train_step(int64_t step) {
+  const Config& c = config_;
+  model_->train();
+  const std::vector<HostBatch> micro = loader_->next_step();
+  StepResult r;
+  for (const auto& b : micro) {
+    r.targets += b.targets_kept;
+    r.positions += b.rows * b.seq_len;
+    r.padded_positions += b.rows * b.seq_len - b.positions_used;
+  }
+  // With several ranks the count is summed over ranks first (issue #5); here it is this rank's.
+  const double global_targets = std::max<int64_t>(1, r.targets);
+  optimizer_->zero_grad();
+  double token_sum = 0, time_sum = 0;
+  for (const auto& b : micro) {
+    const ModelBatch batch = to_device(b);
+    const LossSums s = loss_sums(model_->forward(batch), batch);
+    const auto loss =
+        (c.model.token_loss_weight * s.token_nll + c.model.time_loss_weight * s.time_nll) / global_targets;
+    loss.backward();
+    token_sum += s.token_nll.item<double>();
+    time_sum += s.time_nll.item<double>();
+  }
+  r.token_loss = token_sum / global_targets;
+  r.time_loss = time_sum / global_targets;
+  r.loss = c.model.token_loss_weight * r.token_loss + c.model.time_loss_weight * r.time_loss;
+  std::vector<torch::Tensor> params;
+  for (auto& p : optimizer_->params()) params.push_back(p.param);
+  r.grad_norm = clip_grad_norm(params, c.optim.grad_clip);
+  r.lr = learning_rate(step, c.optim, c.train.max_steps);
+  optimizer_->step(r.lr);
+  return r;
+}
+
+EvalResult Trainer::evaluate() {
+  const Config& c = config_;
+  LoaderOptions lo;
+  lo.split = "tuning";
+  lo.seq_len = c.data.seq_len;
+  lo.micro_batch = c.train.micro_batch_size;
+  lo.global_batch = c.train.micro_batch_size;
+  lo.seed = static_cast<uint64_t>(c.run.seed) + 17;
+  lo.prefetch_steps = 0;
+  lo.ignored_targets = ignored_targets_;
+  BatchLoader tuning(*dataset_, lo);
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  double token = 0, time = 0, top1 = 0, top10 = 0, targets = 0, unigram = 0;
+  for (int64_t i = 0; i < c.train.eval_batches; ++i) {
+    for (const auto& b : tuning.next_step()) {
+      for (size_t k = 0; k < b.targets.size(); ++k)
+        if (b.loss_mask[k] > 0) unigram += unigram_nll_[static_cast<size_t>(b.targets[k])];
+      const ModelBatch batch = to_device(b);
+      const ModelOutput out = model_->forward(batch);
+      const LossSums s = loss_sums(out, batch);
+      token += s.token_nll.item<double>();
+      time += s.time_nll.item<double>();
+      targets += s.targets.item<double>();
+      const auto top = std::get<1>(out.logits.topk(10, -1));                     // [B, T, 10]
+      const auto hit = top.eq(batch.targets.unsqueeze(-1)).to(torch::kFloat32);  // [B, T, 10]
+      top1 += (hit.select(-1, 0) * batch.loss_mask).sum().item<double>();
+      top10 += (hit.sum(-1) * batch.loss_mask).sum().item<double>();
+    }
+  }
+  EvalResult e;
+  e.targets = static_cast<int64_t>(targets);
+  const double n = std::max(1.0, targets);
+  e.token_loss = token / n;
+  e.time_loss = time / n;
+  e.loss = c.model.token_loss_weight * e.token_loss + c.model.time_loss_weight * e.time_loss;
+  e.perplexity = std::exp(e.token_loss);
+  e.unigram_token_loss = unigram / n;
+  e.top1 = top1 / n;
+  e.top10 = top10 / n;
+  return e;
+}
+
+StepResult Trainer::run() {
+  const Config& c = config_;
+  const double flops_per_token = model_->dims.training_flops_per_token(c.data.seq_len);
+  StepResult last;
+  last_eval_ = EvalResult{};
+  int64_t padded = 0, positions = 0;
+  for (int64_t step = 0; step < c.train.max_steps; ++step) {
+    const auto started = Clock::now();
+    last = train_step(step);
+    const double step_ms = ms_since(started);
+    positions += last.positions;
+    padded += last.padded_positions;
+    if (!std::isfinite(last.loss)) {
+      throw Error(
+          fmt::format("the loss is {} at step {}", last.loss, step + 1),
+          "lower optim.lr or raise optim.warmup_steps; NaN handling with skipped steps lands with issue #6");
+    }
+    const bool log_step = (step + 1) % c.log.every == 0 || step == 0 || step + 1 == c.train.max_steps;
+    const double tokens_per_s = double(last.positions) * world().world_size / (step_ms / 1000.0);
+    const double mfu = flops_per_token * tokens_per_s / peak_flops_;
+    if (metrics_) {
+      metrics_->write({{"step", double(step + 1)},
+                       {"loss", last.loss},
+                       {"token_loss", last.token_loss},
+                       {"time_loss", last.time_loss},
+                       {"lr", last.lr},
+                       {"grad_norm", last.grad_norm},
+                       {"tokens_per_s", tokens_per_s},
+                       {"mfu", mfu},
+                       {"data_wait_ms", loader_->last_wait_ms()},
+                       {"step_ms", step_ms},
+                       {"padding_fraction", double(last.padded_positions) / double(last.positions)}});
+    }
+    if (log_step) {
+      log_info(
+          "step {:>6}/{} loss {:.4f} (token {:.4f}, time {:.4f}) lr {:.2e} grad_norm {:.3f} {:.0f} tok/s "
+          "MFU {:.1f}% data_wait {:.1f} ms step {:.0f} ms",
+          step + 1, c.train.max_steps, last.loss, last.token_loss, last.time_loss, last.lr, last.grad_norm,
+          tokens_per_s, 100 * mfu, loader_->last_wait_ms(), step_ms);
+    }
+    if (c.train.eval_every > 0 && ((step + 1) % c.train.eval_every == 0 || step + 1 == c.train.max_steps)) {
+      const EvalResult e = evaluate();
+      last_eval_ = e;
+      log_info(
+          "eval  {:>6} tuning loss {:.4f} (token {:.4f}, unigram baseline {:.4f}; time {:.4f}) perplexity "
+          "{:.2f} top-1 {:.1f}% top-10 {:.1f}% over {} targets",
+          step + 1, e.loss, e.token_loss, e.unigram_token_loss, e.time_loss, e.perplexity, 100 * e.top1,
+          100 * e.top10, e.targets);
+      if (metrics_) {
+        metrics_->write({{"step", double(step + 1)},
+                         {"eval_loss", e.loss},
+                         {"eval_token_loss", e.token_loss},
+                         {"eval_time_loss", e.time_loss},
+                         {"eval_perplexity", e.perplexity},
+                         {"eval_top1", e.top1},
+                         {"eval_top10", e.top10},
+                         {"eval_unigram_token_loss", e.unigram_token_loss}});
+      }
+    }
+  }
+  log_info("padding: {:.1f}% of input positions were padding",
+           100.0 * double(padded) / double(std::max<int64_t>(1, positions)));
+  if (world().rank == 0) {
+    const std::string path = (fs::path(c.run.out_dir) / "model.pt").string();
+    save_model(model_, path);
+    log_info("weights: {}", path);
+  }
+  return last;
+}
+
+}  // namespace clinfm
