@@ -36,10 +36,6 @@ int train(const TrainOptions& options) {
         fmt::format("--resume {}: resuming from checkpoints is not built yet", options.resume),
         "checkpoints and exact resume land with issue #6; run without --resume");
   }
-  if (w.world_size > 1) {
-    throw NotBuiltError(fmt::format("training on {} ranks is not built yet", w.world_size),
-                        "data-parallel training lands with issue #5; run `clinfm train` without mpirun");
-  }
   Trainer trainer(resolved);
   trainer.run();
   return 0;

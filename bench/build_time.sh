@@ -3,7 +3,7 @@
 # folder, with and without the tests, and prints a table. Usage: bench/build_time.sh [JOBS]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-jobs=${1:-$(nproc)}
+jobs=${1:-$(nproc --all)}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 measure() {  # measure LABEL CMAKE_ARGS...
@@ -15,7 +15,7 @@ measure() {  # measure LABEL CMAKE_ARGS...
   end=$(date +%s%N)
   printf '| %-28s | %8s |\n' "$label" "$(awk -v ns=$((end - start)) 'BEGIN{printf "%.1f", ns/1e9}')"
 }
-echo "clean build of clinfm, $jobs jobs, $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "clean build of clinfm, $jobs jobs, $(nproc --all) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 echo "| build                        | wall (s) |"
 echo "| ---------------------------- | -------: |"
 measure "libraries+clinfm (no tests)" -DCLINFM_BUILD_TESTS=OFF

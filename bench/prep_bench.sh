@@ -28,7 +28,7 @@ measure prep "$clinfm" prep --format meds --input "$work/cohort.csv.gz" --output
 prep_wall=$wall prep_cpu=$cpu prep_rss=$rss_mb
 
 rate() { awk -v n="$1" -v t="$2" 'BEGIN{ if (t > 0) printf "%.2fM", n/t/1e6; else print "-" }'; }
-echo "clinfm data pipeline, $patients patients, $rows events, $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "clinfm data pipeline, $patients patients, $rows events, $(nproc --all) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' step "wall (s)" "CPU (s)" "events/s" "events/s per core" "peak RSS (MB)"
 printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' ------ --------- -------- ------------ ---------------- -------------
 printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' synth "$synth_wall" "$synth_cpu" "$(rate $rows $synth_wall)" "$(rate $rows $synth_cpu)" "$synth_rss"
@@ -36,7 +36,7 @@ printf '| %-6s | %9s | %8s | %12s | %16s | %13s |\n' prep "$prep_wall" "$prep_cp
 echo "target: prep >= 1M events/s per core"
 mkdir -p "$root/bench/results"
 cat >"$root/bench/results/prep.json" <<JSON
-{"patients": $patients, "events": $rows, "cores": $(nproc),
+{"patients": $patients, "events": $rows, "cores": $(nproc --all),
  "synth": {"wall_s": $synth_wall, "cpu_s": $synth_cpu, "peak_rss_mb": $synth_rss},
  "prep": {"wall_s": $prep_wall, "cpu_s": $prep_cpu, "peak_rss_mb": $prep_rss}}
 JSON

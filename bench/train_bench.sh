@@ -11,7 +11,7 @@ build=${1:-$root/build/release}
 threads=${2:-2}
 export OMP_NUM_THREADS=$threads
 rows=()
-echo "training throughput, $threads threads, $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "training throughput, $threads threads, $(nproc --all) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 printf '| %-6s | %6s | %5s | %4s | %12s | %12s | %7s | %6s |\n' preset params batch seq "clinfm tok/s" "torch tok/s" ratio "MFU"
 printf '| %-6s | %6s | %5s | %4s | %12s | %12s | %7s | %6s |\n' ------ ------ ----- ---- ------------ ------------ ------- ------
 for config in "tiny 16 128 20" "small 8 128 6"; do

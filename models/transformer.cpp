@@ -47,9 +47,13 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
 #endif
   } else {
     auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));  // [B, H, T, T]
-    const auto causal =
-        torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).tril();
-    scores = scores.masked_fill(causal.logical_not(), -std::numeric_limits<float>::infinity());
+    if (!causal_mask_.defined() || causal_mask_.size(0) != T || causal_mask_.device() != x.device()) {
+      causal_mask_ = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+                         .tril()
+                         .logical_not();
+    }
+    // In place: `scores` is a fresh product that no backward formula needs.
+    scores.masked_fill_(causal_mask_, -std::numeric_limits<float>::infinity());
     auto weights = torch::softmax(scores, -1);
     if (p > 0) weights = torch::dropout(weights, p, /*train=*/true);
     y = torch::matmul(weights, v);

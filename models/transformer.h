@@ -48,6 +48,7 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
   int64_t n_heads;
   double dropout;
   bool use_sdpa;
+  torch::Tensor causal_mask_;  // [T, T] bool, cached for the last sequence length and device
 };
 TORCH_MODULE(CausalSelfAttention);
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${CLINFM_BUILD_DIR:-$root/build/release}
-jobs=${CLINFM_JOBS:-$(nproc)}
+jobs=${CLINFM_JOBS:-$(nproc --all)}
 
 packages=(
   build-essential cmake ninja-build pkg-config git

@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 start=$(date +%s)
-jobs=$(nproc)
+jobs=$(nproc --all)
 
 "$root/scripts/setup.sh"
 

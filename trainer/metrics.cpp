@@ -46,7 +46,7 @@ void MetricsWriter::write(const std::map<std::string, double>& values) {
     else if (integral)
       line += fmt::format("\"{}\": {}", key, static_cast<int64_t>(value));
     else
-      line += fmt::format("\"{}\": {:.6g}", key, value);
+      line += fmt::format("\"{}\": {:.9g}", key, value);
   }
   line += "}\n";
   IO_CHECK(std::fputs(line.c_str(), file_) >= 0 && std::fflush(file_) == 0, path_, "write");

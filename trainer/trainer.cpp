@@ -75,6 +75,23 @@ Trainer::Trainer(const ResolvedConfig& resolved)
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (const auto& item : model_->named_parameters()) named.emplace_back(item.key(), item.value());
   optimizer_ = std::make_unique<AdamW>(named, c.optim);
+  if (c.dist.backend == "nccl") {
+    throw InputError("dist.backend=nccl needs a CUDA model; this run is on CPU",
+                     "use dist.backend=auto or mpi");
+  }
+  if (w.world_size > 1) {
+    comm_ = make_mpi_communicator(c.dist.timeout_s);
+    std::vector<torch::Tensor> params;
+    for (auto& p : optimizer_->params()) params.push_back(p.param);
+    broadcast_parameters(params, *comm_);
+    if (c.dist.zero1) {
+      zero1_ = std::make_unique<Zero1AdamW>(named, c.optim, *comm_);
+      log_info("ZeRO-1: optimizer state of {} of {} parameters on each rank", zero1_->state_elements() / 2,
+               zero1_->total_elements());
+    } else {
+      reducer_ = std::make_unique<GradReducer>(params, *comm_, c.dist.bucket_mb, c.dist.overlap);
+    }
+  }
 
   LoaderOptions lo;
   lo.split = "train";
@@ -130,28 +147,67 @@ StepResult Trainer::train_step(int64_t step) {
     r.positions += b.rows * b.seq_len;
     r.padded_positions += b.rows * b.seq_len - b.positions_used;
   }
-  // With several ranks the count is summed over ranks first (issue #5); here it is this rank's.
+  // The loss is normalised by the targets of the whole global batch, so that gradients summed
+  // over micro-batches and ranks are the gradient of the global mean loss.
+  if (comm_) {
+    auto counts = torch::tensor({r.targets, r.positions, r.padded_positions}, torch::kInt64);
+    comm_->all_reduce(counts, ReduceOp::kSum);
+    r.targets = counts[0].item<int64_t>();
+    r.positions = counts[1].item<int64_t>();
+    r.padded_positions = counts[2].item<int64_t>();
+  }
   const double global_targets = std::max<int64_t>(1, r.targets);
-  optimizer_->zero_grad();
+  if (zero1_)
+    zero1_->zero_grad();
+  else
+    optimizer_->zero_grad();
   double token_sum = 0, time_sum = 0;
-  for (const auto& b : micro) {
-    const ModelBatch batch = to_device(b);
+  for (size_t m = 0; m < micro.size(); ++m) {
+    const ModelBatch batch = to_device(micro[m]);
     const LossSums s = loss_sums(model_->forward(batch), batch);
     const auto loss =
         (c.model.token_loss_weight * s.token_nll + c.model.time_loss_weight * s.time_nll) / global_targets;
+    if (reducer_) reducer_->begin_micro_step(m + 1 == micro.size());
     loss.backward();
     token_sum += s.token_nll.item<double>();
     time_sum += s.time_nll.item<double>();
   }
+  if (reducer_) r.comm_wait_ms = reducer_->finish();
+  if (comm_) {
+    auto sums = torch::tensor({token_sum, time_sum}, torch::kFloat32);
+    comm_->all_reduce(sums, ReduceOp::kSum);
+    token_sum = sums[0].item<double>();
+    time_sum = sums[1].item<double>();
+  }
   r.token_loss = token_sum / global_targets;
   r.time_loss = time_sum / global_targets;
   r.loss = c.model.token_loss_weight * r.token_loss + c.model.time_loss_weight * r.time_loss;
+  r.lr = learning_rate(step, c.optim, c.train.max_steps);
+  if (zero1_) {
+    const auto started = std::chrono::steady_clock::now();
+    r.grad_norm = zero1_->step(r.lr, c.optim.grad_clip);
+    r.comm_wait_ms = ms_since(started);  // reduce-scatter, update and all-gather: none of it overlapped
+    return r;
+  }
   std::vector<torch::Tensor> params;
   for (auto& p : optimizer_->params()) params.push_back(p.param);
   r.grad_norm = clip_grad_norm(params, c.optim.grad_clip);
-  r.lr = learning_rate(step, c.optim, c.train.max_steps);
   optimizer_->step(r.lr);
   return r;
+}
+
+void Trainer::check_parameters_agree(int64_t step) {
+  std::vector<torch::Tensor> params;
+  for (auto& p : optimizer_->params()) params.push_back(p.param);
+  std::vector<int64_t> checksums;
+  if (parameters_agree(params, *comm_, &checksums)) return;
+  std::string list;
+  for (size_t r = 0; r < checksums.size(); ++r)
+    list += fmt::format("{}rank {}: {:016x}", r ? ", " : "", r, uint64_t(checksums[r]));
+  throw Error(
+      fmt::format("the ranks' parameters have diverged at step {} (checksums {})", step, list),
+      "ranks must run the same clinfm build, threads and data; rerun with dist.checksum_every=1 to find the "
+      "first step, and check for hardware faults on the rank that differs");
 }
 
 EvalResult Trainer::evaluate() {
@@ -209,13 +265,15 @@ StepResult Trainer::run() {
     const double step_ms = ms_since(started);
     positions += last.positions;
     padded += last.padded_positions;
+    if (comm_ && c.dist.checksum_every > 0 && (step + 1) % c.dist.checksum_every == 0)
+      check_parameters_agree(step + 1);
     if (!std::isfinite(last.loss)) {
       throw Error(
           fmt::format("the loss is {} at step {}", last.loss, step + 1),
           "lower optim.lr or raise optim.warmup_steps; NaN handling with skipped steps lands with issue #6");
     }
     const bool log_step = (step + 1) % c.log.every == 0 || step == 0 || step + 1 == c.train.max_steps;
-    const double tokens_per_s = double(last.positions) * world().world_size / (step_ms / 1000.0);
+    const double tokens_per_s = double(last.positions) / (step_ms / 1000.0);  // all ranks' positions
     const double mfu = flops_per_token * tokens_per_s / peak_flops_;
     if (metrics_) {
       metrics_->write({{"step", double(step + 1)},
@@ -228,6 +286,7 @@ StepResult Trainer::run() {
                        {"mfu", mfu},
                        {"data_wait_ms", loader_->last_wait_ms()},
                        {"step_ms", step_ms},
+                       {"comm_wait_ms", last.comm_wait_ms},
                        {"padding_fraction", double(last.padded_positions) / double(last.positions)}});
     }
     if (log_step) {

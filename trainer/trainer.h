@@ -15,8 +15,11 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "models/transformer.h"
+#include "trainer/comm/communicator.h"
+#include "trainer/grad_reducer.h"
 #include "trainer/metrics.h"
 #include "trainer/optim.h"
+#include "trainer/zero1.h"
 
 namespace clinfm {
 
@@ -30,6 +33,7 @@ struct EvalResult {
 
 struct StepResult {
   double loss = 0, token_loss = 0, time_loss = 0, grad_norm = 0, lr = 0;
+  double comm_wait_ms = 0;  // time waiting for gradient communication after backward (exposed)
   int64_t targets = 0, positions = 0, padded_positions = 0;
 };
 
@@ -49,6 +53,7 @@ class Trainer {
 
  private:
   StepResult train_step(int64_t step);
+  void check_parameters_agree(int64_t step);
   ModelBatch to_device(const HostBatch& batch) const;
 
   Config config_;
@@ -58,6 +63,9 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<MetricsWriter> metrics_;
+  std::unique_ptr<Communicator> comm_;    // null in a world of one
+  std::unique_ptr<GradReducer> reducer_;  // null in a world of one and with ZeRO-1
+  std::unique_ptr<Zero1AdamW> zero1_;     // dist.zero1 with several ranks: replaces optimizer_
   torch::Device device_{torch::kCPU};
   std::vector<int32_t> ignored_targets_;
   std::vector<double> unigram_nll_;  // per token: -log p_train(token)

@@ -1,0 +1,12 @@
+# Data-parallel training: reducer and divergence check under mpirun, and the equivalence of
+# training on 1, 2 and 4 ranks (included from tests/mpi/CMakeLists.txt).
+add_executable(test_ddp test_ddp.cpp)
+target_link_libraries(test_ddp PRIVATE clinfm_trainer GTest::gtest clinfm_options)
+target_precompile_headers(test_ddp REUSE_FROM clinfm_models)
+foreach(np 2 4)
+  clinfm_add_mpi_test(mpi_ddp_np${np} ${np} COMMAND $<TARGET_FILE:test_ddp>)
+endforeach()
+add_test(NAME mpi_ddp_equivalence
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/ddp_equivalence.sh $<TARGET_FILE:clinfm> ${PROJECT_SOURCE_DIR}
+                 ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_PREFLAGS})
+set_tests_properties(mpi_ddp_equivalence PROPERTIES LABELS mpi TIMEOUT 900 PROCESSORS 2)

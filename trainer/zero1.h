@@ -1,0 +1,43 @@
+// ZeRO stage 1: the optimizer state is sharded over ranks. All parameters are laid out in one
+// flat vector (optimizer order); rank r owns shard_range(total, r, size) of it. Per step:
+// gradients are reduce-scattered (summed) into the local shard, clipped by the global norm
+// (squared shard norms all-reduced), AdamW updates the local shard of the parameters with a
+// local shard of m and v, and the parameter shards are all-gathered back into every rank's
+// model. The update is element for element the arithmetic of AdamW (trainer/optim.h), so a
+// ZeRO-1 run matches a non-sharded one up to the summation order of the reductions.
+// Optimizer-state memory per rank: 2 x total / size floats.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config/config.h"
+#include "trainer/comm/communicator.h"
+
+namespace clinfm {
+
+class Zero1AdamW {
+ public:
+  Zero1AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params,
+             const OptimConfig& config, Communicator& comm);
+  // Uses the gradients in .grad (this rank's, not yet reduced); returns the global gradient
+  // norm before clipping.
+  double step(double lr, double max_norm);
+  void zero_grad();
+  int64_t state_elements() const { return exp_avg_.numel() + exp_avg_sq_.numel(); }
+  int64_t total_elements() const { return total_; }
+
+ private:
+  OptimConfig config_;
+  Communicator& comm_;
+  std::vector<torch::Tensor> params_;
+  int64_t total_ = 0, begin_ = 0, end_ = 0;
+  int64_t steps_ = 0;
+  torch::Tensor decay_mask_;            // [end - begin] 1 where weight decay applies
+  torch::Tensor exp_avg_, exp_avg_sq_;  // [end - begin]
+};
+
+}  // namespace clinfm
