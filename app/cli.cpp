@@ -43,6 +43,7 @@ int cli_main(int argc, char** argv) {
   add_data_commands(app, &action);
   add_train_command(app, &action);
   add_eval_command(app, &action);
+  add_export_command(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,6 @@
 // `clinfm train CONFIG [overrides...]`. The config is resolved and checked on every rank before
 // MPI starts (a bad config exits 2 with nothing started); then MPI gives the rank and world and
-// the Trainer runs.
+// the Trainer runs, from a checkpoint when --resume says so (trainer/checkpoint/layout.h).
 #include <fmt/format.h>
 
 #include <memory>
@@ -31,14 +31,9 @@ int train(const TrainOptions& options) {
   const WorldInfo w = init_distributed(nullptr, nullptr);
   log_info("config {} resolved, hash sha256:{}; {} rank(s)", options.config, config_hash(resolved.config),
            w.world_size);
-  if (options.resume != "none") {
-    throw NotBuiltError(
-        fmt::format("--resume {}: resuming from checkpoints is not built yet", options.resume),
-        "checkpoints and exact resume land with issue #6; run without --resume");
-  }
-  Trainer trainer(resolved);
+  Trainer trainer(resolved, options.resume);
   trainer.run();
-  return 0;
+  return 0;  // also after a preemption signal: the checkpoint is saved, a requeue resumes it
 }
 
 }  // namespace
@@ -49,7 +44,10 @@ void add_train_command(CLI::App& app, CommandAction* action) {
   cmd->add_option("config", options->config, "YAML config file")->required()->check(CLI::ExistingFile);
   cmd->add_option("overrides", options->overrides, "section.key=value overrides, applied after the file");
   cmd->add_option("--resume", options->resume,
-                  "none: start fresh; auto: resume if a checkpoint exists; latest; or a checkpoint PATH");
+                  "none: start fresh; auto: resume from the newest valid checkpoint of run.out_dir, or start "
+                  "fresh when there is none; latest: the same, but an error when there is none; or a checkpoint "
+                  "PATH")
+      ->default_val("none");
   cmd->callback([action, options] { *action = [options] { return train(*options); }; });
 }
 

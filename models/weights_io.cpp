@@ -21,10 +21,36 @@ int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key
 
 }  // namespace
 
-void save_model(ClinicalTransformer& model, const std::string& path) {
+ModuleSnapshot snapshot_module(const torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  ModuleSnapshot s;
+  for (const auto& p : module.named_parameters(/*recurse=*/false))
+    // requires_grad is kept: the archive records it, and the bytes match Module::save's.
+    s.parameters.emplace_back(p.key(), p.value().detach().clone().set_requires_grad(p.value().requires_grad()));
+  for (const auto& b : module.named_buffers(/*recurse=*/false))
+    s.buffers.emplace_back(b.key(), b.value().detach().clone());
+  for (const auto& child : module.named_children()) s.children.emplace_back(child.key(), snapshot_module(*child.value()));
+  return s;
+}
+
+namespace {
+
+// Exactly what torch::nn::Module::save writes, from a snapshot.
+void write_snapshot(const ModuleSnapshot& s, torch::serialize::OutputArchive& archive) {
+  for (const auto& [name, tensor] : s.parameters) archive.write(name, tensor);
+  for (const auto& [name, tensor] : s.buffers) archive.write(name, tensor, /*is_buffer=*/true);
+  for (const auto& [name, child] : s.children) {
+    torch::serialize::OutputArchive child_archive(archive.compilation_unit());
+    write_snapshot(child, child_archive);
+    archive.write(name, child_archive);
+  }
+}
+
+}  // namespace
+
+std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& d) {
   torch::serialize::OutputArchive archive;
-  model->save(archive);
-  const ModelDims& d = model->dims;
+  write_snapshot(snapshot, archive);
   archive.write("clinfm/format", c10::IValue(std::string(kWeightsFormat)));
   write_int(archive, "clinfm/version", kWeightsVersion);
   archive.write("clinfm/dims/preset", c10::IValue(d.preset));
@@ -38,7 +64,11 @@ void save_model(ClinicalTransformer& model, const std::string& path) {
   archive.write("clinfm/dims/dropout", c10::IValue(d.dropout));
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  return bytes.str();
+}
+
+void save_model(ClinicalTransformer& model, const std::string& path) {
+  write_file_atomic(path, weights_bytes(snapshot_module(*model), model->dims));
 }
 
 ClinicalTransformer load_model(const std::string& path, torch::Device device) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "models/transformer.h"
 
@@ -12,6 +14,18 @@ namespace clinfm {
 
 inline constexpr const char* kWeightsFormat = "clinfm-weights";
 inline constexpr int64_t kWeightsVersion = 1;
+
+// A copy of a module's parameters and buffers, in its module tree, taken on the training thread
+// so that a background thread can serialise it while training goes on (async checkpoints).
+struct ModuleSnapshot {
+  std::vector<std::pair<std::string, torch::Tensor>> parameters, buffers;  // cloned, detached
+  std::vector<std::pair<std::string, ModuleSnapshot>> children;
+};
+ModuleSnapshot snapshot_module(const torch::nn::Module& module);
+
+// The bytes of a weights file: the archive torch::nn::Module::save writes, plus the dims.
+// Safe to call from any thread; uses no random numbers.
+std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& dims);
 
 void save_model(ClinicalTransformer& model, const std::string& path);
 // Throws InputError naming the file when it is not a clinfm weights file or is damaged.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: from a clone to a trained model on the built-in synthetic cohort.
-# Re-running reuses the build, the cohort and the data set. Steps that are not built yet (2-rank
-# training with checkpoints, evaluation) are listed at the end; nothing claims to have run that
-# did not.
+# Re-running reuses the build, the cohort and the data set, and resumes training from its last
+# checkpoint (a finished run is not trained again). Steps that are not built yet (evaluation)
+# are listed at the end; nothing claims to have run that did not.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${CLINFM_BUILD_DIR:-$root/build/release}
@@ -32,13 +32,12 @@ else
 fi
 "$clinfm" inspect "$work/data" | head -8
 
-echo "== 4/4 train (configs/quickstart.yaml, 2 MPI ranks, 1 thread each)"
+echo "== 4/4 train (configs/quickstart.yaml, 2 MPI ranks, 1 thread each, checkpoints every 100 steps)"
 mpi_flags=(--oversubscribe)
 [ "$(id -u)" = 0 ] && mpi_flags+=(--allow-run-as-root)
-mpirun "${mpi_flags[@]}" -np 2 "$clinfm" train configs/quickstart.yaml run.threads=1
+mpirun "${mpi_flags[@]}" -np 2 "$clinfm" train configs/quickstart.yaml run.threads=1 --resume auto
 
 echo
 echo "quickstart: done in $(( $(date +%s) - start )) s. Trained weights: $work/model.pt,"
-echo "metrics: $work/metrics.jsonl. NOT run yet, because these are not built yet:"
-echo "  checkpoints and resume                     issue #6"
+echo "checkpoints: $work/checkpoints/, metrics: $work/metrics.jsonl. NOT run yet, because it is not built yet:"
 echo "  clinfm eval with the built-in suite        issue #7"

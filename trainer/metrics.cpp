@@ -5,14 +5,20 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
 
 #include "common/check.h"
+#include "common/fs.h"
 
 namespace clinfm {
 
 double measure_matmul_flops(int64_t n, double seconds) {
   torch::NoGradGuard no_grad;
-  const auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  // Constant operands: the timing does not depend on the values, and the probe must not draw
+  // from the global generator (a resumed run restores that generator's state exactly).
+  const auto a = torch::full({n, n}, 0.5f), b = torch::full({n, n}, 0.25f);
   auto c = torch::mm(a, b);  // warm-up
   double best = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -23,6 +29,24 @@ double measure_matmul_flops(int64_t n, double seconds) {
     best = std::max(best, 2.0 * double(n) * double(n) * double(n) / elapsed);
   } while (std::chrono::steady_clock::now() < deadline);
   return best;
+}
+
+void truncate_metrics_after(const std::string& path, int64_t step) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  std::istringstream lines(read_file(path));
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(lines, line)) {
+    const size_t at = line.find("\"step\": ");
+    const long long line_step = at == std::string::npos ? 0 : std::atoll(line.c_str() + at + 8);
+    if (line_step > step) {
+      dropped = true;
+      continue;
+    }
+    kept += line + "\n";
+  }
+  if (dropped) write_file_atomic(path, kept);
 }
 
 MetricsWriter::MetricsWriter(const std::string& path) : path_(path) {

@@ -26,6 +26,14 @@ void Zero1AdamW::zero_grad() {
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();  // as AdamW::zero_grad
 }
 
+void Zero1AdamW::load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq, int64_t steps) {
+  TORCH_CHECK(exp_avg.numel() == end_ - begin_ && exp_avg_sq.numel() == end_ - begin_,
+              "ZeRO-1 state of the wrong size for this rank's shard");
+  exp_avg_.copy_(exp_avg.reshape({-1}));
+  exp_avg_sq_.copy_(exp_avg_sq.reshape({-1}));
+  steps_ = steps;
+}
+
 double Zero1AdamW::step(double lr, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads, values;
@@ -39,6 +47,7 @@ double Zero1AdamW::step(double lr, double max_norm) {
   auto squared = grad.pow(2).sum().reshape({1});
   comm_.all_reduce(squared, ReduceOp::kSum);
   const double norm = std::sqrt(squared.item<double>());
+  if (!std::isfinite(norm)) return norm;  // every rank sees the same norm: all skip this update
   if (max_norm > 0) {
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) grad.mul_(coef);

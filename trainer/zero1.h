@@ -24,11 +24,19 @@ class Zero1AdamW {
   Zero1AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params,
              const OptimConfig& config, Communicator& comm);
   // Uses the gradients in .grad (this rank's, not yet reduced); returns the global gradient
-  // norm before clipping.
+  // norm before clipping. A NaN/Inf norm (the same on every rank) skips the update.
   double step(double lr, double max_norm);
   void zero_grad();
   int64_t state_elements() const { return exp_avg_.numel() + exp_avg_sq_.numel(); }
   int64_t total_elements() const { return total_; }
+  // The local shard [begin, end) of the optimizer vector and its state (checkpoints).
+  int64_t shard_begin() const { return begin_; }
+  int64_t shard_end() const { return end_; }
+  int64_t steps() const { return steps_; }
+  const torch::Tensor& exp_avg() const { return exp_avg_; }
+  const torch::Tensor& exp_avg_sq() const { return exp_avg_sq_; }
+  // Restores the shard's state: [end - begin] each, and the updates applied so far.
+  void load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq, int64_t steps);
 
  private:
   OptimConfig config_;

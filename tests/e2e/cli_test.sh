@@ -77,10 +77,9 @@ check "docs/config.md is up to date (regenerate: clinfm config doc --out docs/co
 check "config doc --out writes the file" run 0 config doc --out "$work/config.md"
 check "written doc equals printed doc" cmp -s "$work/config.md" docs/config.md
 
-# Commands whose implementation has not landed say so and exit 3.
+# Bad input to the commands exits 2 and says what is wrong.
 check "train without a data set fails with 2" run 2 train configs/quickstart.yaml data.dataset="$work/no-data" run.out_dir="$work/run2"
 check "train names the missing data set" has "is not a clinfm data set" "$work/err"
-check "train --resume is not built yet" run 3 train configs/quickstart.yaml --resume auto run.out_dir="$work/run3"
 check "prep of a missing input fails with 2" run 2 prep --format meds --input "$work/none.csv" --output "$work/ds" data.salt_file="$work/salt"
 check "prep names the missing input" has "input '$work/none.csv' does not exist" "$work/err"
 check "prep wrote nothing" test ! -e "$work/ds"
@@ -88,7 +87,6 @@ check "inspect of a folder that is no data set fails with 2" run 2 inspect "$wor
 check "inspect says what is missing" has "is not a clinfm data set: .*manifest.json is missing" "$work/err"
 check "prep rejects an unknown format" run 2 prep --format csv --input x --output y
 check "synth into a missing folder fails with 2" run 2 synth --patients 5 --out "$work/no/such/folder/c.csv.gz"
-check "eval not built yet" run 3 eval suite.yaml --checkpoint c --dataset d --out o
 
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -10,3 +10,12 @@ add_test(NAME mpi_ddp_equivalence
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/ddp_equivalence.sh $<TARGET_FILE:clinfm> ${PROJECT_SOURCE_DIR}
                  ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_PREFLAGS})
 set_tests_properties(mpi_ddp_equivalence PROPERTIES LABELS mpi TIMEOUT 900 PROCESSORS 2)
+
+# Checkpoints and resume (issue #6): kill -9 at random steps, preemption, damaged checkpoints,
+# write failures, NaN steps, config changes, and resuming on another number of ranks.
+foreach(script resume_kill9 resume_faults resume_elastic)
+  add_test(NAME mpi_${script}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${script}.sh $<TARGET_FILE:clinfm> ${PROJECT_SOURCE_DIR}
+                   ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_PREFLAGS})
+  set_tests_properties(mpi_${script} PROPERTIES LABELS mpi TIMEOUT 900 PROCESSORS 2)
+endforeach()

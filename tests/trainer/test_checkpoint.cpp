@@ -1,0 +1,193 @@
+// Checkpoints in one process: the folder layout and its verification (a flipped byte, a
+// truncated file, a missing checksum list), which checkpoint each --resume mode picks, the
+// keys a resume may and may not change, and exact resume: a run resumed from its step-6
+// checkpoint (copied into a fresh run folder, with and without asynchronous saving) ends with
+// parameters bitwise identical to the uninterrupted run. Multi-rank faults (kill -9, SIGTERM,
+// ENOSPC, NaN, world-size changes) are tested under mpirun in tests/mpi/resume_*.sh.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../data/prep_fixture.h"
+#include "common/config/resolve.h"
+#include "common/fs.h"
+#include "common/sha256.h"
+#include "data/prep.h"
+#include "data/synth/synth_cohort.h"
+#include "trainer/checkpoint/layout.h"
+#include "trainer/checkpoint/resume_policy.h"
+#include "trainer/trainer.h"
+
+namespace clinfm {
+namespace {
+namespace fs = std::filesystem;
+
+// A fake published checkpoint whose checksum list is right.
+void write_fake_checkpoint(const std::string& dir, const std::string& weights = "weights") {
+  fs::create_directories(dir);
+  std::string listing;
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"model.pt", weights}, {"state.json", "{}"}, {"config.yaml", "run: {}\n"}}) {
+    write_file_atomic(dir + "/" + name, bytes);
+    listing += fmt::format("{}  {}\n", sha256_hex(bytes), name);
+  }
+  write_file_atomic(dir + "/" + kChecksumFile, listing);
+}
+
+TEST(CheckpointLayout, NamesAndSteps) {
+  EXPECT_EQ(checkpoint_name(100), "step-00000100");
+  EXPECT_EQ(parse_checkpoint_name("step-00000100"), 100);
+  EXPECT_EQ(parse_checkpoint_name("step-0000010"), -1);
+  EXPECT_EQ(parse_checkpoint_name(".tmp-step-00000100"), -1);
+  EXPECT_EQ(parse_checkpoint_name("step-0000010x"), -1);
+  EXPECT_EQ(rank_file("optimizer", 3), "optimizer-rank-00003.pt");
+}
+
+TEST(CheckpointLayout, VerifyFindsEveryKindOfDamage) {
+  testing::TempDir dir;
+  const std::string ck = dir / "run/checkpoints/step-00000004";
+  write_fake_checkpoint(ck, "0123456789");
+  EXPECT_EQ(verify_checkpoint(ck), "");
+
+  std::string bytes = read_file(ck + "/model.pt");
+  bytes[5] ^= 0x01;
+  write_file_atomic(ck + "/model.pt", bytes);
+  EXPECT_EQ(verify_checkpoint(ck), "model.pt: checksum mismatch (damaged or truncated)");
+
+  write_file_atomic(ck + "/model.pt", "01234");  // truncated
+  EXPECT_NE(verify_checkpoint(ck).find("model.pt: checksum mismatch"), std::string::npos);
+
+  fs::remove(ck + "/model.pt");
+  EXPECT_EQ(verify_checkpoint(ck), "model.pt is missing");
+
+  fs::remove(ck + "/" + kChecksumFile);
+  EXPECT_NE(verify_checkpoint(ck).find("incomplete checkpoint"), std::string::npos);
+
+  write_file_atomic(ck + "/" + kChecksumFile, "not a checksum line\n");
+  EXPECT_EQ(verify_checkpoint(ck), "checksums.sha256 line 1 is malformed");
+}
+
+TEST(CheckpointLayout, ResumeModesPickTheNewestValidCheckpoint) {
+  testing::TempDir dir;
+  const std::string run = dir / "run";
+  EXPECT_EQ(choose_checkpoint(run, "none").dir, "");
+  EXPECT_EQ(choose_checkpoint(run, "auto").dir, "");  // nothing yet: start fresh
+  EXPECT_THROW(choose_checkpoint(run, "latest"), InputError);
+
+  write_fake_checkpoint(run + "/checkpoints/step-00000004");
+  write_fake_checkpoint(run + "/checkpoints/step-00000008");
+  fs::create_directories(run + "/checkpoints/.tmp-step-00000012");  // a save that never finished
+  EXPECT_EQ(fs::path(choose_checkpoint(run, "auto").dir).filename(), "step-00000008");
+  EXPECT_EQ(fs::path(choose_checkpoint(run, "latest").dir).filename(), "step-00000008");
+  EXPECT_EQ(fs::path(choose_checkpoint(run, run).dir).filename(), "step-00000008");  // a run folder
+
+  write_file_atomic(run + "/checkpoints/step-00000008/model.pt", "damaged");
+  const ResumeChoice choice = choose_checkpoint(run, "auto");
+  EXPECT_EQ(fs::path(choice.dir).filename(), "step-00000004");
+  ASSERT_EQ(choice.warnings.size(), 1u);
+  EXPECT_NE(choice.warnings[0].find("step-00000008 is damaged (model.pt: checksum mismatch"), std::string::npos);
+
+  try {
+    choose_checkpoint(run, run + "/checkpoints/step-00000008");
+    FAIL() << "a damaged explicit checkpoint was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("the checkpoint is damaged: model.pt: checksum mismatch"), std::string::npos);
+  }
+  EXPECT_THROW(choose_checkpoint(run, dir / "nowhere"), InputError);
+
+  write_file_atomic(run + "/checkpoints/step-00000004/state.json", "damaged");
+  try {
+    choose_checkpoint(run, "auto");
+    FAIL() << "only damaged checkpoints, yet auto did not refuse";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("every checkpoint under"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ResumePolicy, ListsRefusedKeysAndAllowsTheResumableOnes) {
+  Config before, after;
+  before.data.dataset = after.data.dataset = "ds";
+  after.train.max_steps = before.train.max_steps + 100;
+  after.log.every = 1;
+  after.checkpoint.every = 7;
+  after.optim.lr = 1e-4;  // the remedy after a divergence
+  after.data.dataset = "moved/ds";
+  EXPECT_NO_THROW(check_resume_compatible(before, after, "ck"));
+  after.model.n_layers = 9;
+  after.data.seq_len = 512;
+  after.train.global_batch_size = 64;
+  try {
+    check_resume_compatible(before, after, "ck");
+    FAIL() << "incompatible change accepted";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("3 config key(s) differ"), std::string::npos) << m;
+    EXPECT_NE(m.find("model.n_layers: 0 in the checkpoint, 9 now"), std::string::npos) << m;
+    EXPECT_NE(m.find("data.seq_len: 256 in the checkpoint, 512 now"), std::string::npos) << m;
+    EXPECT_NE(m.find("train.global_batch_size: 32 in the checkpoint, 64 now"), std::string::npos) << m;
+    EXPECT_EQ(m.find("train.max_steps"), std::string::npos) << m;
+  }
+  EXPECT_TRUE(resumable_key("log.level"));
+  EXPECT_FALSE(resumable_key("model.d_model"));
+  EXPECT_FALSE(resumable_key("run.seed"));
+}
+
+class ExactResume : public ::testing::TestWithParam<bool> {};
+
+std::map<std::string, torch::Tensor> parameters_of(Trainer& t) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : t.model()->named_parameters()) out[p.key()] = p.value().detach().clone();
+  return out;
+}
+
+TEST_P(ExactResume, ResumedRunIsBitwiseTheUninterruptedRun) {
+  const bool async = GetParam();
+  testing::TempDir dir;
+  SynthOptions synth;
+  synth.patients = 200;
+  synth.seed = 3;
+  synth.out = dir / "cohort.csv.gz";
+  write_synthetic_cohort(synth);
+  PrepOptions prep = testing::meds_prep(dir / "cohort.csv.gz", dir / "ds", dir / "salt");
+  prep.data.min_patients_per_code = 5;
+  run_prep(prep);
+  auto config = [&](const std::string& out) {
+    return resolve_config("", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + out, "run.threads=1",
+                               "model.preset=tiny", "model.n_layers=1", "data.seq_len=32", "train.max_steps=12",
+                               "train.global_batch_size=4", "train.micro_batch_size=2", "optim.lr=3e-3",
+                               "optim.warmup_steps=3", "train.eval_every=0", "train.peak_tflops=1",
+                               "checkpoint.every=6", fmt::format("checkpoint.async={}", async),
+                               "model.dropout=0.1"});  // dropout: the generator state matters
+  };
+  Trainer full(config(dir / "full"));
+  full.run();
+  ASSERT_TRUE(fs::exists(dir / "full/checkpoints/step-00000006/checksums.sha256"));
+  ASSERT_TRUE(fs::exists(dir / "full/checkpoints/step-00000012/checksums.sha256"));
+  EXPECT_EQ(read_file(dir / "full/checkpoints/latest"), "step-00000012\n");
+  EXPECT_FALSE(fs::exists(dir / "full/checkpoints/.tmp-step-00000012"));
+  const CheckpointMeta meta = read_checkpoint_meta(dir / "full/checkpoints/step-00000006");
+  EXPECT_EQ(meta.step, 6);
+  EXPECT_EQ(meta.consumed_samples, 24);
+  EXPECT_EQ(meta.optimizer_updates, 6);
+
+  fs::create_directories(dir / "resumed/checkpoints");
+  fs::copy(dir / "full/checkpoints/step-00000006", dir / "resumed/checkpoints/step-00000006",
+           fs::copy_options::recursive);
+  Trainer resumed(config(dir / "resumed"), "auto");
+  EXPECT_EQ(resumed.start_step(), 6);
+  resumed.run();
+  const auto a = parameters_of(full), b = parameters_of(resumed);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << name;
+  // The resumed run's metrics continue the checkpoint's; both runs logged the same losses.
+  EXPECT_EQ(read_file(dir / "resumed/checkpoints/step-00000012/model.pt"),
+            read_file(dir / "full/checkpoints/step-00000012/model.pt"));
+}
+
+INSTANTIATE_TEST_SUITE_P(SyncAndAsync, ExactResume, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "async" : "sync"; });
+
+}  // namespace
+}  // namespace clinfm

@@ -1,0 +1,186 @@
+#include "trainer/checkpoint/writer.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <algorithm>
+
+#include "common/check.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/sha256.h"
+#include "trainer/checkpoint/layout.h"
+
+namespace clinfm {
+namespace fs = std::filesystem;
+namespace {
+
+// Test-only fault injection: CLINFM_FAULT_CHECKPOINT_WRITE="STEP" or "STEP:RANK" makes the
+// second file (the only one, when there is one) of that rank's part of the checkpoint of STEP
+// fail as a full disk would, after the first was written.
+bool injected_write_fault(int64_t step, int rank) {
+  const char* spec = std::getenv("CLINFM_FAULT_CHECKPOINT_WRITE");
+  if (spec == nullptr || *spec == '\0') return false;
+  char* end = nullptr;
+  const long long fault_step = std::strtoll(spec, &end, 10);
+  const int fault_rank = (end && *end == ':') ? std::atoi(end + 1) : 0;
+  return fault_step == step && fault_rank == rank;
+}
+
+int64_t agree_sum(Communicator* comm, int64_t value) {
+  if (comm == nullptr) return value;
+  auto t = torch::tensor({value}, torch::kInt64);
+  comm->all_reduce(t, ReduceOp::kSum);
+  return t.item<int64_t>();
+}
+
+}  // namespace
+
+CheckpointWriter::CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator* comm)
+    : run_dir_(std::move(run_dir)), config_(config), comm_(comm), rank_(comm ? comm->rank() : 0) {}
+
+CheckpointWriter::~CheckpointWriter() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointWriter::write_part(const std::string& dir, int64_t step, const std::vector<CheckpointFile>& files) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    std::string listing;
+    int written = 0;
+    for (const auto& file : files) {
+      const std::string path = (fs::path(dir) / file.name).string();
+      const std::string bytes = file.bytes();
+      if (written == std::min<int>(1, int(files.size()) - 1) && injected_write_fault(step, rank_)) {
+        errno = ENOSPC;
+        IO_CHECK(false, path, "write (fault injected by CLINFM_FAULT_CHECKPOINT_WRITE)");
+      }
+      write_file_atomic(path, bytes);
+      listing += fmt::format("{}  {}\n", sha256_hex(bytes), file.name);
+      ++written;
+    }
+    write_file_atomic((fs::path(dir) / fmt::format("checksums-rank-{:05d}.part", rank_)).string(), listing);
+    error_.clear();
+  } catch (const std::exception& e) {
+    error_ = e.what();
+    if (error_.empty()) error_ = "unknown error";
+  }
+  last_write_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
+void CheckpointWriter::save(int64_t step, std::vector<CheckpointFile> files) {
+  if (pending_) finish();
+  const std::string tmp = (fs::path(checkpoints_dir(run_dir_)) / (".tmp-" + checkpoint_name(step))).string();
+  int64_t setup_failed = 0;
+  std::string setup_error;
+  if (rank_ == 0) {
+    try {
+      std::error_code ec;
+      fs::remove_all(tmp, ec);  // left by a crash during an earlier save of the same step
+      fs::create_directories(tmp);
+    } catch (const std::exception& e) {
+      setup_failed = 1;
+      setup_error = e.what();
+    }
+  }
+  if (agree_sum(comm_, setup_failed) > 0) {
+    throw Error(fmt::format("checkpoint of step {}: cannot create {}: {}", step, tmp,
+                            setup_error.empty() ? "failed on rank 0" : setup_error),
+                "check that the run folder is writable and has free space");
+  }
+  pending_ = true;
+  pending_step_ = step;
+  pending_dir_ = tmp;
+  done_ = false;
+  if (!config_.async) {
+    write_part(tmp, step, files);
+    done_ = true;
+    publish();
+    return;
+  }
+  thread_ = std::thread([this, tmp, step, files = std::move(files)] {
+    write_part(tmp, step, files);
+    done_ = true;
+  });
+}
+
+void CheckpointWriter::publish_if_done(bool busy_on_any_rank) {
+  if (pending_ && !busy_on_any_rank) finish();
+}
+
+void CheckpointWriter::finish() {
+  if (!pending_) return;
+  if (thread_.joinable()) thread_.join();
+  publish();
+}
+
+void CheckpointWriter::publish() {
+  const int64_t step = pending_step_;
+  const std::string tmp = pending_dir_;
+  pending_ = false;
+  const int64_t failed = agree_sum(comm_, error_.empty() ? 0 : 1);
+  const std::string final_dir = (fs::path(checkpoints_dir(run_dir_)) / checkpoint_name(step)).string();
+  const std::string hint =
+      "free disk space or fix the run folder's file system; the previous checkpoint is intact and still `latest`";
+  if (failed > 0) {
+    if (rank_ == 0) {
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+    }
+    throw Error(fmt::format("checkpoint of step {} could not be written ({} of the ranks failed){}", step, failed,
+                            error_.empty() ? std::string() : ": " + error_),
+                hint);
+  }
+  std::string publish_error;
+  if (rank_ == 0) {
+    try {
+      std::string listing;
+      std::vector<fs::path> parts;
+      for (const auto& entry : fs::directory_iterator(tmp)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("checksums-rank-", 0) == 0) parts.push_back(entry.path());
+      }
+      std::sort(parts.begin(), parts.end());
+      for (const auto& part : parts) listing += read_file(part.string());
+      write_file_atomic((fs::path(tmp) / kChecksumFile).string(), listing);
+      for (const auto& part : parts) fs::remove(part);
+      fsync_directory(tmp);
+      std::error_code ec;
+      if (fs::exists(final_dir, ec)) fs::remove_all(final_dir);  // a damaged copy of the same step
+      fs::rename(tmp, final_dir);
+      fsync_directory(checkpoints_dir(run_dir_));
+      write_file_atomic((fs::path(checkpoints_dir(run_dir_)) / "latest").string(), checkpoint_name(step) + "\n");
+      apply_retention();
+    } catch (const std::exception& e) {
+      publish_error = e.what();
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+    }
+  }
+  if (agree_sum(comm_, publish_error.empty() ? 0 : 1) > 0) {
+    throw Error(fmt::format("checkpoint of step {} could not be published{}", step,
+                            publish_error.empty() ? " (failed on rank 0)" : ": " + publish_error),
+                hint);
+  }
+  last_published_ = step;
+  log_info("checkpoint {} written", final_dir);
+}
+
+void CheckpointWriter::apply_retention() {
+  const std::vector<std::string> all = list_checkpoints(run_dir_);  // newest first
+  for (size_t i = 0; i < all.size(); ++i) {
+    const int64_t step = parse_checkpoint_name(fs::path(all[i]).filename().string());
+    const bool recent = config_.keep_last <= 0 || int64_t(i) < config_.keep_last;
+    const bool milestone = config_.keep_every > 0 && step % config_.keep_every == 0;
+    if (recent || milestone) continue;
+    std::error_code ec;
+    fs::remove_all(all[i], ec);
+    if (ec) log_warn("retention: cannot remove {}: {}", all[i], ec.message());
+  }
+}
+
+}  // namespace clinfm

@@ -1,0 +1,74 @@
+// Writes checkpoints so that none is ever seen half-written and a failure never costs the
+// previous one. Collective: every rank calls save() at the same step with its own files.
+//   1. rank 0 makes RUN/checkpoints/.tmp-step-XXXXXXXX; every rank writes its files into it
+//      (each fsynced) and a list of their SHA-256;
+//   2. the ranks agree (all-reduce) that every write succeeded; if one failed, the temporary
+//      folder is removed and every rank throws: the previous checkpoint stays `latest`;
+//   3. rank 0 writes checksums.sha256, renames the folder to step-XXXXXXXX, fsyncs, replaces
+//      the `latest` pointer atomically and applies the retention rule (keep_last newest, plus
+//      every step that is a multiple of keep_every).
+// Asynchronous mode (checkpoint.async): save() returns once the caller's data is copied (the
+// CheckpointFile functions hold copies) and step 1 runs on a background thread; steps 2-3 run
+// at the first step boundary at which every rank's thread is done (publish_if_done), or in
+// finish(). The background thread never calls MPI.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config/config.h"
+#include "trainer/comm/communicator.h"
+
+namespace clinfm {
+
+// One file of this rank's part of a checkpoint; `bytes` may run on the background thread, so
+// it must only read data it owns (copies taken when the file was made).
+struct CheckpointFile {
+  std::string name;
+  std::function<std::string()> bytes;
+};
+
+class CheckpointWriter {
+ public:
+  // `comm` is null in a world of one.
+  CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator* comm);
+  ~CheckpointWriter();
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // Collective. Publishes a pending asynchronous checkpoint first.
+  void save(int64_t step, std::vector<CheckpointFile> files);
+  // Whether this rank's background write is still running.
+  bool busy() const { return pending_ && !done_.load(); }
+  // Collective, once per step: `busy_on_any_rank` is the all-reduced busy() of every rank.
+  void publish_if_done(bool busy_on_any_rank);
+  // Collective: waits for this rank's write and publishes the pending checkpoint.
+  void finish();
+  int64_t last_published_step() const { return last_published_; }
+  double last_write_ms() const { return last_write_ms_; }
+
+ private:
+  void write_part(const std::string& dir, int64_t step, const std::vector<CheckpointFile>& files);
+  void publish();
+  void apply_retention();
+
+  std::string run_dir_;
+  CheckpointConfig config_;
+  Communicator* comm_;
+  int rank_ = 0;
+  // The checkpoint being written (asynchronous mode: until published).
+  bool pending_ = false;
+  int64_t pending_step_ = -1;
+  std::string pending_dir_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  std::string error_;  // this rank's write error, empty when it succeeded
+  int64_t last_published_ = -1;
+  double last_write_ms_ = 0;
+};
+
+}  // namespace clinfm

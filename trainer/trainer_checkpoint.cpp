@@ -1,0 +1,223 @@
+// The Trainer's side of checkpoints: which state goes into a checkpoint, and how a run is
+// restored from one. The folder layout, verification and the collective writer live in
+// trainer/checkpoint/; this file knows the Trainer's members.
+// Same world size: everything is restored (weights, AdamW moments and update count, every
+// rank's generator, the step, the skip counters), so the resumed run is bitwise the
+// uninterrupted one. Another world size: the optimizer vector is re-cut for the new ranks
+// (with or without ZeRO-1) and the global sample order continues; each rank's generator is
+// reseeded from (seed, rank, step) because generator states do not map across world sizes.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/config/dump.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "models/weights_io.h"
+#include "trainer/checkpoint/layout.h"
+#include "trainer/checkpoint/resume_policy.h"
+#include "trainer/checkpoint/state_io.h"
+#include "trainer/comm/launch.h"
+#include "trainer/trainer.h"
+
+#ifndef CLINFM_VERSION
+#define CLINFM_VERSION "dev"
+#endif
+
+namespace clinfm {
+namespace fs = std::filesystem;
+namespace {
+
+// Rank 0's string on every rank.
+std::string broadcast_string(Communicator* comm, const std::string& text) {
+  if (comm == nullptr) return text;
+  auto length = torch::tensor({int64_t(text.size())}, torch::kInt64);
+  comm->broadcast(length, 0);
+  auto chars = torch::zeros({length.item<int64_t>()}, torch::kInt64);
+  if (comm->rank() == 0)
+    for (size_t i = 0; i < text.size(); ++i) chars[int64_t(i)] = int64_t(static_cast<unsigned char>(text[i]));
+  if (chars.numel() > 0) comm->broadcast(chars, 0);
+  std::string out(size_t(chars.numel()), '\0');
+  for (int64_t i = 0; i < chars.numel(); ++i) out[size_t(i)] = char(chars[i].item<int64_t>());
+  return out;
+}
+
+}  // namespace
+
+void Trainer::resume(const std::string& mode) {
+  start_step_ = 0;
+  if (mode == "none") return;
+  // Rank 0 chooses (and verifies checksums); an error there is sent to every rank as text so
+  // that all ranks fail the same way instead of waiting for rank 0.
+  std::string chosen, error;
+  if (world().rank == 0) {
+    try {
+      const ResumeChoice choice = choose_checkpoint(config_.run.out_dir, mode);
+      for (const auto& w : choice.warnings) log_warn("{}", w);
+      chosen = choice.dir.empty() ? std::string("-") : choice.dir;
+    } catch (const InputError& e) {
+      error = std::string(e.what()) + "\n  hint: " + e.hint();
+    }
+  }
+  const std::string verdict = broadcast_string(comm_.get(), error.empty() ? "+" + chosen : "!" + error);
+  if (verdict[0] == '!') {
+    if (world().rank == 0) throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));
+    throw InputError("rank 0 could not choose a checkpoint to resume from (its message says why)");
+  }
+  chosen = verdict.substr(1);
+  if (chosen == "-") {
+    log_info("--resume {}: no checkpoint under {}: starting fresh", mode, checkpoints_dir(config_.run.out_dir));
+    return;
+  }
+  restore(chosen);
+}
+
+void Trainer::restore(const std::string& dir) {
+  const WorldInfo& w = world();
+  const CheckpointMeta meta = read_checkpoint_meta(dir);
+  const ResolvedConfig saved = resolve_config((fs::path(dir) / "config.yaml").string(), {});
+  check_resume_compatible(saved.config, config_, dir);
+  if (meta.dataset_manifest_sha256 != manifest_sha256_ || meta.vocab_sha256 != dataset_->vocab_sha256()) {
+    throw InputError(
+        fmt::format("cannot resume from {}: data set {} is not the one the run was trained on (manifest sha256 "
+                    "{} there, {} here; vocabulary {} there, {} here)",
+                    dir, config_.data.dataset, meta.dataset_manifest_sha256.substr(0, 16),
+                    manifest_sha256_.substr(0, 16), meta.vocab_sha256.substr(0, 16),
+                    dataset_->vocab_sha256().substr(0, 16)),
+        "point data.dataset at the data set of the run (" + saved.config.data.dataset + ")");
+  }
+  // Weights.
+  {
+    const std::string path = (fs::path(dir) / "model.pt").string();
+    torch::serialize::InputArchive archive;
+    try {
+      archive.load_from(path);
+      model_->load(archive);
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: cannot load the weights into this model: {}", path,
+                                   std::string(e.what()).substr(0, 300)));
+    }
+  }
+  // Optimizer state: the range this rank keeps.
+  std::vector<int64_t> numels;
+  int64_t total = 0;
+  for (const auto& p : params_) {
+    numels.push_back(p.numel());
+    total += p.numel();
+  }
+  std::vector<std::string> files;
+  for (int64_t r = 0; r < meta.optimizer_files; ++r)
+    files.push_back((fs::path(dir) / rank_file("optimizer", int(r))).string());
+  const int64_t begin = zero1_ ? zero1_->shard_begin() : 0, end = zero1_ ? zero1_->shard_end() : total;
+  const OptimizerRange range = read_optimizer_range(files, begin, end, param_names_, numels, dir);
+  if (zero1_) {
+    zero1_->load_state(range.exp_avg, range.exp_avg_sq, range.updates);
+  } else {
+    int64_t offset = 0;
+    for (auto& p : optimizer_->params()) {
+      const int64_t n = p.param.numel();
+      p.exp_avg.copy_(range.exp_avg.narrow(0, offset, n).view(p.exp_avg.sizes()));
+      p.exp_avg_sq.copy_(range.exp_avg_sq.narrow(0, offset, n).view(p.exp_avg_sq.sizes()));
+      offset += n;
+    }
+    optimizer_->set_steps(range.updates);
+  }
+  // Generators.
+  const std::string rng = (fs::path(dir) / rank_file("rng", w.rank)).string();
+  if (meta.world_size == w.world_size && fs::exists(rng)) {
+    set_cpu_generator_state(read_generator_state_file(rng));
+  } else {
+    torch::manual_seed(static_cast<uint64_t>(config_.run.seed) + 1000003ULL * uint64_t(w.rank) +
+                       7919ULL * uint64_t(meta.step));
+    log_warn("resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
+             "uninterrupted run; the sample order does not)",
+             w.world_size, meta.world_size);
+  }
+  start_step_ = meta.step;
+  skipped_steps_ = meta.skipped_steps;
+  consecutive_bad_steps_ = meta.consecutive_bad_steps;
+  last_checkpoint_step_ = meta.step;
+  for (const ConfigChange& change : diff_configs(saved.config, config_))
+    log_info("resume: {} changed from {} to {}", change.key, change.checkpoint_value, change.new_value);
+  log_info("resumed from {} at step {} ({} samples consumed, {} ranks then, {} now)", dir, meta.step,
+           meta.consumed_samples, meta.world_size, w.world_size);
+}
+
+std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
+  const WorldInfo& w = world();
+  std::vector<CheckpointFile> files;
+  // Everything below is copied now; the byte functions may run on the writer's thread.
+  if (w.rank == 0) {
+    auto weights = std::make_shared<ModuleSnapshot>(snapshot_module(*model_));
+    const ModelDims dims = model_->dims;
+    files.push_back({"model.pt", [weights, dims] { return weights_bytes(*weights, dims); }});
+  }
+  const bool write_optimizer = zero1_ || w.rank == 0;
+  if (write_optimizer) {
+    auto range = std::make_shared<OptimizerRange>();
+    range->names = param_names_;
+    for (const auto& p : params_) {
+      range->numels.push_back(p.numel());
+      range->total += p.numel();
+    }
+    if (zero1_) {
+      range->begin = zero1_->shard_begin();
+      range->end = zero1_->shard_end();
+      range->updates = zero1_->steps();
+      range->exp_avg = zero1_->exp_avg().clone();
+      range->exp_avg_sq = zero1_->exp_avg_sq().clone();
+    } else {
+      std::vector<torch::Tensor> m, v;
+      for (const auto& p : optimizer_->params()) {
+        m.push_back(p.exp_avg.reshape({-1}));
+        v.push_back(p.exp_avg_sq.reshape({-1}));
+      }
+      range->begin = 0;
+      range->end = range->total;
+      range->updates = optimizer_->steps();
+      range->exp_avg = torch::cat(m);  // a copy
+      range->exp_avg_sq = torch::cat(v);
+    }
+    files.push_back({rank_file("optimizer", zero1_ ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
+  }
+  auto generator = std::make_shared<torch::Tensor>(cpu_generator_state());
+  files.push_back({rank_file("rng", w.rank), [generator] { return generator_state_bytes(*generator); }});
+  if (w.rank == 0) {
+    CheckpointMeta meta;
+    meta.step = step;
+    meta.consumed_samples = step * config_.train.global_batch_size;
+    meta.optimizer_updates = zero1_ ? zero1_->steps() : optimizer_->steps();
+    meta.skipped_steps = skipped_steps_;
+    meta.consecutive_bad_steps = consecutive_bad_steps_;
+    meta.world_size = w.world_size;
+    meta.zero1 = zero1_ != nullptr;
+    meta.optimizer_files = zero1_ ? w.world_size : 1;
+    meta.global_batch_size = config_.train.global_batch_size;
+    meta.config_hash = config_hash(config_);
+    meta.dataset_manifest_sha256 = manifest_sha256_;
+    meta.vocab_sha256 = dataset_->vocab_sha256();
+    meta.clinfm_version = CLINFM_VERSION;
+    const std::string state = meta.to_json().dump(2) + "\n";
+    const std::string config = fmt::format("# resolved config of run '{}' at step {}, hash sha256:{}\n{}",
+                                           config_.run.name, step, meta.config_hash, config_yaml_);
+    files.push_back({"state.json", [state] { return state; }});
+    files.push_back({"config.yaml", [config] { return config; }});
+  }
+  return files;
+}
+
+void Trainer::save_checkpoint(int64_t step) {
+  if (step == last_checkpoint_step_) return;
+  const auto started = std::chrono::steady_clock::now();
+  checkpointer_->save(step, checkpoint_files(step));
+  const double stall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  last_checkpoint_step_ = step;
+  if (metrics_) metrics_->write({{"step", double(step)}, {"checkpoint_stall_ms", stall_ms}});
+  log_info("checkpoint {}: training stalled {:.1f} ms{}", checkpoint_name(step), stall_ms,
+           config_.checkpoint.async ? " (asynchronous: written in the background)" : "");
+}
+
+}  // namespace clinfm
