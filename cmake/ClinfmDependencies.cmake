@@ -34,7 +34,8 @@ endif()
 if(CLINFM_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
   find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{NCCL_HOME}/include REQUIRED)
-  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} $ENV{NCCL_HOME}/lib REQUIRED)
+  # PyTorch wheels ship NCCL as nvidia/nccl/lib/libnccl.so.2 only (no unversioned link).
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${CUDAToolkit_LIBRARY_DIR} $ENV{NCCL_HOME}/lib REQUIRED)
   target_compile_definitions(clinfm_torch INTERFACE CLINFM_WITH_CUDA=1)
 endif()
 
