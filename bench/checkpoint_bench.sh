@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint save bandwidth and the training stall of asynchronous saving, on one rank:
-# trains PRESET (default small, ~25M parameters: ~0.3 GB of checkpoint) for 6 steps with a
-# checkpoint every 2 steps, once synchronous and once asynchronous, and reads the stall of each
+# trains PRESET (default small, ~25M parameters: ~0.3 GB of checkpoint) for 12 steps with a
+# checkpoint every 4 steps (far enough apart that an asynchronous write ends before the next), once synchronous and once asynchronous, and reads the stall of each
 # save (checkpoint_stall_ms in metrics.jsonl: the whole write when synchronous, the state copy
 # when asynchronous) and the bytes written. The peer: `dd` of the same number of bytes with
 # fsync into the same folder, so both are measured on the same disk in the same run.
@@ -23,11 +23,11 @@ for mode in sync async; do
   async=false
   [ $mode = async ] && async=true
   "$clinfm" train configs/quickstart.yaml data.dataset="$work/ds" run.out_dir="$work/run-$mode" model.preset="$preset" \
-    data.seq_len=64 train.max_steps=6 train.global_batch_size=4 train.micro_batch_size=4 train.eval_every=0 \
-    run.threads=2 train.peak_tflops=1 log.every=100 checkpoint.every=2 checkpoint.keep_last=5 \
+    data.seq_len=64 train.max_steps=12 train.global_batch_size=4 train.micro_batch_size=4 train.eval_every=0 \
+    run.threads=2 train.peak_tflops=1 log.every=100 checkpoint.every=4 checkpoint.keep_last=5 \
     checkpoint.async=$async >"$work/log-$mode" 2>&1 || { cat "$work/log-$mode"; exit 1; }
 done
-bytes=$(du -sb "$work/run-sync/checkpoints/step-00000002" | cut -f1)
+bytes=$(du -sb "$work/run-sync/checkpoints/step-00000004" | cut -f1)
 dd_start=$(date +%s%N)
 dd if=/dev/zero of="$work/dd.bin" bs=1M count=$((bytes / 1048576 + 1)) conv=fsync status=none
 dd_s=$(( $(date +%s%N) - dd_start ))e-9

@@ -7,6 +7,8 @@ find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# libcrypto: SHA-256 of checkpoint files with the CPU's SHA extensions (trainer/checkpoint/file_hash.h).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 # LibTorch: Debian's libtorch-dev (1.13, CPU) in CI; the CUDA LibTorch inside a PyTorch wheel on
 # GPU machines (pass -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')).

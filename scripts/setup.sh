@@ -16,7 +16,7 @@ packages=(
   libopenblas0-openmp   # without it LibTorch's matmuls fall back to reference BLAS (~12x slower)
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
-  libyaml-cpp-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libyaml-cpp-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev
   python3-torch python3-h5py python3-numpy python3-sklearn  # reference tests (/usr/bin/python3)
 )

@@ -13,7 +13,7 @@ dir=${1:-$root/.gpu-debs}
 # Headers, CMake/pkg-config files, dev symlinks, compiler wrappers: taken as they are, without
 # their own dependencies (those are build-time -dev packages and compilers clinfm does not need).
 dev=(libopenmpi-dev libhdf5-dev hdf5-helpers libyaml-cpp-dev libfmt-dev libcli11-dev
-     nlohmann-json3-dev libgtest-dev zlib1g-dev libaec-dev)
+     nlohmann-json3-dev libgtest-dev zlib1g-dev libaec-dev libssl-dev)
 # Run-time roots: taken with their Depends/Pre-Depends closure (first alternative of each `a | b`,
 # no Recommends), minus the base system below.
 runtime=(libopenmpi3 openmpi-bin openmpi-common libpmix2 libhdf5-103-1 libhdf5-hl-100

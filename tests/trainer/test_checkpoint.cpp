@@ -16,6 +16,7 @@
 #include "common/sha256.h"
 #include "data/prep.h"
 #include "data/synth/synth_cohort.h"
+#include "trainer/checkpoint/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 #include "trainer/checkpoint/resume_policy.h"
 #include "trainer/trainer.h"
@@ -43,6 +44,17 @@ TEST(CheckpointLayout, NamesAndSteps) {
   EXPECT_EQ(parse_checkpoint_name(".tmp-step-00000100"), -1);
   EXPECT_EQ(parse_checkpoint_name("step-0000010x"), -1);
   EXPECT_EQ(rank_file("optimizer", 3), "optimizer-rank-00003.pt");
+}
+
+TEST(CheckpointLayout, FastSha256IsSha256) {
+  for (const std::string text : {std::string(), std::string("abc"), std::string(1 << 20, 'x')})
+    EXPECT_EQ(fast_sha256_hex(text), sha256_hex(text));
+  EXPECT_EQ(fast_sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  testing::TempDir dir;
+  const std::string big(9 << 20, 'y');  // more than one 8 MiB read
+  write_file_atomic(dir / "f", big);
+  EXPECT_EQ(file_sha256_hex(dir / "f"), sha256_hex(big));
+  EXPECT_THROW(file_sha256_hex(dir / "missing"), Error);
 }
 
 TEST(CheckpointLayout, VerifyFindsEveryKindOfDamage) {

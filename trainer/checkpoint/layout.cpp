@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "common/sha256.h"
+#include "trainer/checkpoint/file_hash.h"
 
 namespace clinfm {
 namespace fs = std::filesystem;
@@ -116,13 +116,13 @@ std::string verify_checkpoint(const std::string& dir) {
     const std::string expected = line.substr(0, 64), name = line.substr(66);
     if (name.find('/') != std::string::npos) return fmt::format("{} names a path outside the checkpoint", kChecksumFile);
     if (!fs::exists(root / name, ec)) return name + " is missing";
-    std::string bytes;
+    std::string actual;
     try {
-      bytes = read_file((root / name).string());
+      actual = file_sha256_hex((root / name).string());
     } catch (const Error& e) {
       return e.what();
     }
-    if (sha256_hex(bytes) != expected) return name + ": checksum mismatch (damaged or truncated)";
+    if (actual != expected) return name + ": checksum mismatch (damaged or truncated)";
     names.push_back(name);
   }
   for (const char* required : {"state.json", "config.yaml", "model.pt"}) {

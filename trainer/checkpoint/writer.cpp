@@ -12,7 +12,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/sha256.h"
+#include "trainer/checkpoint/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 
 namespace clinfm {
@@ -60,7 +60,7 @@ void CheckpointWriter::write_part(const std::string& dir, int64_t step, const st
         IO_CHECK(false, path, "write (fault injected by CLINFM_FAULT_CHECKPOINT_WRITE)");
       }
       write_file_atomic(path, bytes);
-      listing += fmt::format("{}  {}\n", sha256_hex(bytes), file.name);
+      listing += fmt::format("{}  {}\n", fast_sha256_hex(bytes), file.name);
       ++written;
     }
     write_file_atomic((fs::path(dir) / fmt::format("checksums-rank-{:05d}.part", rank_)).string(), listing);
