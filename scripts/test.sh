@@ -2,7 +2,7 @@
 # The README's test command and what CI runs: setup (install + release build), every ctest test
 # of the release build (unit, mpi, e2e; gpu tests report "skipped" without a GPU), then the unit
 # tests of the torch-free libraries (configs, file I/O, hashing, CSV/MEDS/MIMIC/Synthea/Delphi
-# parsing, HDF5, de-identification: where input bytes meet memory) built with AddressSanitizer
+# parsing, HDF5, de-identification, eval suites and metrics: where input bytes meet memory) built with AddressSanitizer
 # + UBSan. The whole suite under the sanitizers (LibTorch code included) is one variable away;
 # it does not fit CI's time on 2 cores. Prints each ctest summary; exits non-zero if any test failed.
 #   CLINFM_TEST_LABELS=unit   run only tests with this label (ctest -L)
@@ -28,7 +28,7 @@ ctest --test-dir "${CLINFM_BUILD_DIR:-$root/build/release}" --output-on-failure 
 if [ "${CLINFM_SANITIZERS:-1}" = 1 ]; then
   echo "== AddressSanitizer + UBSan build and tests"
   cd "$root"
-  targets=${CLINFM_SANITIZER_TARGETS:-test_common test_config test_data}
+  targets=${CLINFM_SANITIZER_TARGETS:-test_common test_config test_data test_eval_core}
   cmake --preset asan >/dev/null
   if [ "$targets" = all ]; then
     cmake --build --preset asan -j "$jobs"

@@ -1,0 +1,30 @@
+// `clinfm eval` as a library call: suite + checkpoint + data set (+ optional synth truth) ->
+// SuiteResult. Order of work: everything that can be wrong with the input (suite, codes,
+// checkpoint, truth files) is checked before any patient is read or any model runs. Then:
+// label every split, extract model features at the unique prediction-time windows, fit probe
+// and baseline on train (l2 picked on tuning), score held_out, bootstrap, subgroups.
+// One process; no MPI here (app/cmd_eval.cpp says why).
+#pragma once
+
+#include <string>
+
+#include "common/config/config.h"
+#include "eval/results.h"
+
+namespace clinfm {
+
+struct EvalRequest {
+  std::string suite;
+  std::string checkpoint;
+  std::string dataset;
+  std::string truth;   // optional synth truth file
+  std::string cohort;  // its MEDS cohort (birth times); default: beside the truth file
+  std::string salt;    // the prep salt (needed with --truth)
+  EvalConfig config;
+  int threads = 0;
+  bool progress = true;
+};
+
+SuiteResult run_evaluation(const EvalRequest& request);
+
+}  // namespace clinfm

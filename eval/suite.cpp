@@ -1,0 +1,318 @@
+// Suite YAML -> SuiteSpec, collecting every problem with its file, line and key.
+#include "eval/suite.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "common/config/resolve.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/text.h"
+
+namespace clinfm {
+namespace {
+
+class SuiteReader {
+ public:
+  explicit SuiteReader(std::string file) : file_(std::move(file)) {}
+
+  void problem(const YAML::Node& node, const std::string& key, const std::string& message,
+               const std::string& hint = {}) {
+    ConfigProblem p;
+    p.where.kind = ValueSource::Kind::kFile;
+    p.where.file = file_;
+    const YAML::Mark mark = node.Mark();
+    if (mark.line >= 0) {
+      p.where.line = mark.line + 1;
+      p.where.column = mark.column + 1;
+    }
+    p.key = key;
+    p.message = message;
+    p.hint = hint;
+    problems_.push_back(std::move(p));
+  }
+
+  // Reports keys of `map` that are not in `allowed`; returns false when `map` is not a mapping.
+  bool check_keys(const YAML::Node& map, const std::string& prefix, const std::vector<std::string>& allowed) {
+    if (!map.IsMap()) {
+      problem(map, prefix, "expected a mapping of keys to values");
+      return false;
+    }
+    for (const auto& item : map) {
+      const std::string key = item.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string hint = "allowed keys: " + join(allowed, ", ");
+      if (auto close = closest_match(key, allowed)) hint = fmt::format("did you mean '{}'?", *close);
+      problem(item.first, join_key(prefix, key), "unknown key", hint);
+    }
+    return true;
+  }
+
+  static std::string join_key(const std::string& prefix, const std::string& key) {
+    return prefix.empty() ? key : prefix + "." + key;
+  }
+
+  void read_string(const YAML::Node& map, const std::string& prefix, const char* key, std::string* out,
+                   bool required = false) {
+    const YAML::Node node = map[key];
+    if (!node) {
+      if (required) problem(map, join_key(prefix, key), "required key is missing");
+      return;
+    }
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      problem(node, join_key(prefix, key), "expected a non-empty string");
+      return;
+    }
+    *out = node.Scalar();
+  }
+
+  void read_double(const YAML::Node& map, const std::string& prefix, const char* key, double* out, bool required,
+                   double min, bool min_exclusive) {
+    const YAML::Node node = map[key];
+    if (!node) {
+      if (required) problem(map, join_key(prefix, key), "required key is missing");
+      return;
+    }
+    char* end = nullptr;
+    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
+    const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || node.Tag() == "!") {
+      problem(node, join_key(prefix, key), fmt::format("expected a number, got '{}'", node.IsScalar() ? s : "?"));
+      return;
+    }
+    if (v < min || (min_exclusive && v == min)) {
+      problem(node, join_key(prefix, key), fmt::format("{} is out of range: must be {} {}", s,
+                                                       min_exclusive ? ">" : ">=", min));
+      return;
+    }
+    *out = v;
+  }
+
+  void read_int(const YAML::Node& map, const std::string& prefix, const char* key, int64_t* out, int64_t min) {
+    const YAML::Node node = map[key];
+    if (!node) return;
+    char* end = nullptr;
+    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
+    const long long v = s.empty() ? 0 : std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || end != s.c_str() + s.size() || node.Tag() == "!") {
+      problem(node, join_key(prefix, key), fmt::format("expected an integer, got '{}'", node.IsScalar() ? s : "?"));
+      return;
+    }
+    if (v < min) {
+      problem(node, join_key(prefix, key), fmt::format("{} is out of range: must be >= {}", v, min));
+      return;
+    }
+    *out = v;
+  }
+
+  void read_bool(const YAML::Node& map, const std::string& prefix, const char* key, bool* out) {
+    const YAML::Node node = map[key];
+    if (!node) return;
+    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
+    if (s == "true" || s == "false") {
+      *out = s == "true";
+    } else {
+      problem(node, join_key(prefix, key), fmt::format("expected true or false, got '{}'", s));
+    }
+  }
+
+  // One of `choices`; returns the index or -1 (problem reported) / -2 (absent).
+  int read_choice(const YAML::Node& map, const std::string& prefix, const char* key,
+                  const std::vector<std::string>& choices) {
+    const YAML::Node node = map[key];
+    if (!node) return -2;
+    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
+    for (size_t i = 0; i < choices.size(); ++i)
+      if (s == choices[i]) return static_cast<int>(i);
+    std::string hint;
+    if (auto close = closest_match(s, choices)) hint = fmt::format("did you mean '{}'?", *close);
+    problem(node, join_key(prefix, key), fmt::format("'{}' is not allowed: must be one of {}", s, join(choices, ", ")),
+            hint);
+    return -1;
+  }
+
+  // A code prefix or a list of them.
+  void read_codes(const YAML::Node& map, const std::string& prefix, const char* key, CodeList* out, bool required) {
+    const YAML::Node node = map[key];
+    out->key = join_key(prefix, key);
+    if (!node) {
+      if (required) problem(map, out->key, "required key is missing", "a code prefix or a list of them");
+      return;
+    }
+    out->line = node.Mark().line + 1;
+    out->column = node.Mark().column + 1;
+    std::vector<std::string> prefixes;
+    if (node.IsScalar()) {
+      prefixes.push_back(node.Scalar());
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (!item.IsScalar() || item.Scalar().empty()) {
+          problem(item, out->key, "expected a list of code prefixes (strings)");
+          return;
+        }
+        prefixes.push_back(item.Scalar());
+      }
+    }
+    if (prefixes.empty() || prefixes.front().empty()) {
+      problem(node, out->key, "expected a code prefix or a non-empty list of them");
+      return;
+    }
+    out->prefixes = std::move(prefixes);
+  }
+
+  const std::vector<ConfigProblem>& problems() const { return problems_; }
+
+ private:
+  std::string file_;
+  std::vector<ConfigProblem> problems_;
+};
+
+TaskSpec read_task(SuiteReader& r, const YAML::Node& node, const std::string& prefix) {
+  TaskSpec t;
+  if (!r.check_keys(node, prefix, {"name", "description", "predict_at", "label", "per_patient", "truth"})) return t;
+  r.read_string(node, prefix, "name", &t.name, true);
+  r.read_string(node, prefix, "description", &t.description);
+  r.read_string(node, prefix, "truth", &t.truth);
+  if (r.read_choice(node, prefix, "per_patient", {"all", "first"}) == 1) t.per_patient = PerPatient::kFirst;
+
+  const YAML::Node at = node["predict_at"];
+  const std::string at_key = prefix + ".predict_at";
+  if (!at) {
+    r.problem(node, at_key, "required key is missing", "e.g. predict_at: {codes: HOSPITAL_ADMISSION, offset_hours: 24}");
+  } else if (r.check_keys(at, at_key, {"codes", "offset_hours"})) {
+    r.read_codes(at, at_key, "codes", &t.predict_at, true);
+    double offset = 0;
+    r.read_double(at, at_key, "offset_hours", &offset, false, -1e9, false);
+    t.offset_hours = offset;
+  }
+
+  const YAML::Node label = node["label"];
+  const std::string label_key = prefix + ".label";
+  if (!label) {
+    r.problem(node, label_key, "required key is missing",
+              "e.g. label: {kind: event_within, codes: MEDS_DEATH, horizon_days: 30}");
+  } else if (r.check_keys(label, label_key, {"kind", "codes", "horizon_days", "exclude_prior", "death"})) {
+    const int kind = r.read_choice(label, label_key, "kind", {"event_within", "stay_longer_than"});
+    if (kind == -2) r.problem(label, label_key + ".kind", "required key is missing");
+    if (kind == 1) t.kind = LabelKind::kStayLongerThan;
+    r.read_codes(label, label_key, "codes", &t.label_codes, true);
+    r.read_double(label, label_key, "horizon_days", &t.horizon_days, true, 0.0, true);
+    r.read_bool(label, label_key, "exclude_prior", &t.exclude_prior);
+    if (t.exclude_prior && t.kind == LabelKind::kStayLongerThan)
+      r.problem(label["exclude_prior"], label_key + ".exclude_prior", "only applies to kind event_within");
+    if (r.read_choice(label, label_key, "death", {"negative", "exclude"}) == 1) t.death = DeathHandling::kExclude;
+  }
+  return t;
+}
+
+}  // namespace
+
+const char* label_kind_name(LabelKind kind) {
+  return kind == LabelKind::kEventWithin ? "event_within" : "stay_longer_than";
+}
+
+SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
+  SuiteSpec s;
+  s.file = file;
+  s.death_codes.prefixes = {"MEDS_DEATH"};
+  s.death_codes.key = "death_codes";
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(fmt::format("{}:{}:{}: error: not valid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg),
+                     "check the indentation and quoting near that line");
+  }
+  SuiteReader r(file);
+  if (r.check_keys(root, "", {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
+                              "max_age_years",
+                              "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
+    r.read_string(root, "", "name", &s.name, true);
+    r.read_string(root, "", "description", &s.description);
+    r.read_int(root, "", "context_events", &s.context_events, 1);
+    r.read_int(root, "", "max_train_examples", &s.max_train_examples, 0);
+    r.read_int(root, "", "max_tuning_examples", &s.max_tuning_examples, 0);
+    r.read_double(root, "", "max_age_years", &s.max_age_years, false, 0.0, true);
+    r.read_bool(root, "", "k_shot", &s.k_shot);
+    r.read_int(root, "", "seed", &s.seed, 0);
+    if (root["death_codes"]) r.read_codes(root, "", "death_codes", &s.death_codes, false);
+    if (const YAML::Node bands = root["age_bands"]) {
+      std::vector<double> edges;
+      bool ok = bands.IsSequence() && bands.size() > 0;
+      for (size_t i = 0; ok && i < bands.size(); ++i) {
+        char* end = nullptr;
+        const std::string v = bands[i].IsScalar() ? bands[i].Scalar() : std::string();
+        const double edge = std::strtod(v.c_str(), &end);
+        ok = !v.empty() && end == v.c_str() + v.size() && edge >= 0 && (edges.empty() || edge > edges.back());
+        edges.push_back(edge);
+      }
+      if (ok) {
+        s.age_bands = edges;
+      } else {
+        r.problem(bands, "age_bands", "expected an increasing list of ages in years, e.g. [18, 40, 65, 80]");
+      }
+    }
+    const YAML::Node tasks = root["tasks"];
+    if (!tasks) {
+      r.problem(root, "tasks", "required key is missing", "a suite is a list of tasks under `tasks:`");
+    } else if (!tasks.IsSequence() || tasks.size() == 0) {
+      r.problem(tasks, "tasks", "expected a non-empty list of tasks");
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < tasks.size(); ++i) {
+        const std::string prefix = fmt::format("tasks[{}]", i);
+        TaskSpec t = read_task(r, tasks[i], prefix);
+        if (!t.name.empty() && !names.insert(t.name).second)
+          r.problem(tasks[i]["name"], prefix + ".name", fmt::format("task name '{}' is used twice", t.name));
+        s.tasks.push_back(std::move(t));
+      }
+    }
+  }
+  if (!r.problems().empty()) throw ConfigError(r.problems());
+  return s;
+}
+
+SuiteSpec load_suite(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw InputError(fmt::format("suite file {} does not exist or is not a file", path),
+                     "pass a suite YAML such as configs/eval/synth.yaml");
+  }
+  return parse_suite(read_file(path), path);
+}
+
+std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab, const std::string& suite_file) {
+  std::vector<char> flags(static_cast<size_t>(vocab.size()), 0);
+  std::vector<std::string> unmatched;
+  for (const std::string& prefix : codes.prefixes) {
+    int64_t matched = 0;
+    for (int32_t id = 2; id < vocab.size(); ++id) {  // 0 <pad> and 1 <unk> are never an outcome
+      if (vocab.token(id).code.compare(0, prefix.size(), prefix) == 0) {
+        flags[static_cast<size_t>(id)] = 1;
+        ++matched;
+      }
+    }
+    if (matched == 0) unmatched.push_back(prefix);
+  }
+  if (unmatched.empty()) return flags;
+  // One alternative of a list may be absent from a data set (ICD-9 vs ICD-10); all absent is
+  // a task that can never fire, which is an error.
+  if (unmatched.size() < codes.prefixes.size()) {
+    log_warn("{}:{}:{}: {}: code prefix(es) {} match no code of the data set (the others do)", suite_file, codes.line,
+             codes.column, codes.key, join(unmatched, ", "));
+    return flags;
+  }
+  std::vector<std::string> all;
+  for (int32_t id = 2; id < vocab.size(); ++id) all.push_back(vocab.token(id).code);
+  std::string hint = "prefixes match the start of the vocabulary's codes (`clinfm inspect DIR` lists them)";
+  if (auto close = closest_match(unmatched.front(), all)) hint = fmt::format("did you mean '{}'?", *close);
+  throw InputError(fmt::format("{}:{}:{}: error: {}: code prefix '{}' matches no code of the data set's vocabulary",
+                               suite_file, codes.line, codes.column, codes.key, join(unmatched, "', '")),
+                   hint);
+}
+
+}  // namespace clinfm

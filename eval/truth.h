@@ -1,0 +1,39 @@
+// The truth file of a `clinfm synth` cohort joined to a data set: the generator's exact
+// outcome probabilities at some visits, for comparing zero-shot risks with the best possible
+// ones. The truth file holds raw subject ids and calendar times, the data set pseudonymous keys
+// and ages; the join recomputes keys with the prep salt (data/deid.h) and ages from the cohort's
+// MEDS_BIRTH rows. Raw ids stay in memory here and are never written anywhere.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace clinfm {
+
+struct TruthPoint {
+  double age_days = 0;  // prediction time as an age
+  double probability = 0;
+};
+
+class TruthTable {
+ public:
+  // Throws InputError naming the file (and line) on a missing file, column or bad row, and
+  // when the salt file does not exist (it is never created here).
+  static TruthTable load(const std::string& truth_path, const std::string& cohort_path, const std::string& salt_path);
+  // "x/cohort.truth.csv" -> "x/cohort.csv.gz" if it exists, else "x/cohort.csv".
+  static std::string default_cohort_path(const std::string& truth_path);
+
+  // Probability of `outcome` for the patient at that age (within 1e-4 days), or nullptr.
+  const TruthPoint* find(const std::string& outcome, uint64_t key, double age_days) const;
+  int64_t rows() const { return rows_; }
+  std::vector<std::string> outcomes() const;
+
+ private:
+  std::map<std::string, std::unordered_map<uint64_t, std::vector<TruthPoint>>> points_;
+  int64_t rows_ = 0;
+};
+
+}  // namespace clinfm
