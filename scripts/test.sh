@@ -29,15 +29,17 @@ if [ "${CLINFM_SANITIZERS:-1}" = 1 ]; then
   echo "== AddressSanitizer + UBSan build and tests"
   cd "$root"
   targets=${CLINFM_SANITIZER_TARGETS:-test_common test_config test_data test_eval_core}
-  cmake --preset asan >/dev/null
   if [ "$targets" = all ]; then
+    cmake --preset asan >/dev/null
     cmake --build --preset asan -j "$jobs"
     ctest --preset asan -j "$jobs" --timeout 900 "${labels[@]}" || status=1
   else
+    # -O0 -g1 (preset asan-quick): the same checks, a quarter of -O2 -g's compile time.
+    cmake --preset asan-quick >/dev/null
     # shellcheck disable=SC2086
-    cmake --build --preset asan -j "$jobs" --target $targets
+    cmake --build --preset asan-quick -j "$jobs" --target $targets
     # Only the unit tests of the binaries built: tests of unbuilt binaries carry no label.
-    ctest --preset asan -j "$jobs" --timeout 900 -L unit || status=1
+    ctest --preset asan-quick -j "$jobs" --timeout 900 -L unit || status=1
   fi
 fi
 echo "test.sh: setup, builds and tests took $(( $(date +%s) - start )) s; $([ $status = 0 ] && echo 'all passed' || echo 'FAILURES above')"
