@@ -69,7 +69,8 @@ int evaluate(const EvalOptions& options) {
     if (t.truth.contains("zero_shot"))
       table += fmt::format("{:<28} zero-shot vs truth: pearson {}, spearman {} over {} rows\n", t.name,
                            t.truth["zero_shot"]["pearson_with_truth"].dump(),
-                           t.truth["zero_shot"]["spearman_with_truth"].dump(), t.truth["held_out_rows_matched"].dump());
+                           t.truth["zero_shot"]["spearman_with_truth"].dump(),
+                           t.truth["held_out_rows_matched"].dump());
   }
   std::fputs(table.c_str(), stdout);
   log_info("eval: wrote results.json, predictions.csv, report.md, report.html to {}", options.out);
@@ -88,11 +89,13 @@ void add_eval_command(CLI::App& app, CommandAction* action) {
   cmd->add_option("--dataset", options->dataset, "Prepared data set folder")->required();
   cmd->add_option("--out", options->out, "Output folder for results.json, predictions.csv and reports")
       ->required();
-  cmd->add_option("--truth", options->truth, "Truth file of a `clinfm synth` cohort (compare zero-shot risks)");
+  cmd->add_option("--truth", options->truth,
+                  "Truth file of a `clinfm synth` cohort (compare zero-shot risks)");
   cmd->add_option("--cohort", options->cohort, "The synth cohort of --truth (default: beside it)");
   cmd->add_option("--salt", options->salt, "The salt file prep used (to join --truth to the data set)");
   cmd->add_option("--threads", options->threads, "LibTorch threads (0: all cores)");
-  cmd->add_option("overrides", options->overrides, "eval.key=value overrides, e.g. eval.bootstrap_samples=200");
+  cmd->add_option("overrides", options->overrides,
+                  "eval.key=value overrides, e.g. eval.bootstrap_samples=200");
   cmd->callback([action, options] { *action = [options] { return evaluate(*options); }; });
 }
 

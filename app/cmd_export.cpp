@@ -32,10 +32,12 @@ std::string weights_path(const std::string& source) {
   if (fs::is_regular_file(source, ec)) return source;
   if (!fs::is_directory(source, ec))
     throw InputError(fmt::format("{}: no such checkpoint, run folder or weights file", source));
-  if (fs::exists(fs::path(source) / "model.pt", ec) && parse_checkpoint_name(fs::path(source).filename().string()) >= 0) {
+  if (fs::exists(fs::path(source) / "model.pt", ec) &&
+      parse_checkpoint_name(fs::path(source).filename().string()) >= 0) {
     const std::string problem = verify_checkpoint(source);
     if (!problem.empty())
-      throw InputError(fmt::format("{}: the checkpoint is damaged: {}", source, problem), "export an earlier checkpoint");
+      throw InputError(fmt::format("{}: the checkpoint is damaged: {}", source, problem),
+                       "export an earlier checkpoint");
     return (fs::path(source) / "model.pt").string();
   }
   if (fs::is_directory(fs::path(source) / "checkpoints", ec)) {
@@ -57,9 +59,15 @@ int export_weights(const ExportOptions& options) {
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(state));
   write_file_atomic(options.out, std::string(bytes.begin(), bytes.end()));
   const ModelDims& d = model->dims;
-  const nlohmann::json dims = {{"source", path},         {"preset", d.preset},     {"attention", d.attention},
-                               {"vocab_size", d.vocab_size}, {"value_bins", d.value_bins}, {"n_layers", d.n_layers},
-                               {"n_heads", d.n_heads},   {"d_model", d.d_model},   {"d_ff", d.d_ff},
+  const nlohmann::json dims = {{"source", path},
+                               {"preset", d.preset},
+                               {"attention", d.attention},
+                               {"vocab_size", d.vocab_size},
+                               {"value_bins", d.value_bins},
+                               {"n_layers", d.n_layers},
+                               {"n_heads", d.n_heads},
+                               {"d_model", d.d_model},
+                               {"d_ff", d.d_ff},
                                {"dropout", d.dropout}};
   write_file_atomic(options.out + ".json", dims.dump(2) + "\n");
   log_info("exported {} tensors of {} to {} (torch.load) and its dimensions to {}.json", state.size(), path,
@@ -71,8 +79,10 @@ int export_weights(const ExportOptions& options) {
 
 void add_export_command(CLI::App& app, CommandAction* action) {
   auto options = std::make_shared<ExportOptions>();
-  CLI::App* cmd = app.add_subcommand("export", "Write a checkpoint's weights as a PyTorch state dict (torch.load)");
-  cmd->add_option("checkpoint", options->checkpoint, "Checkpoint folder, run folder or weights file")->required();
+  CLI::App* cmd =
+      app.add_subcommand("export", "Write a checkpoint's weights as a PyTorch state dict (torch.load)");
+  cmd->add_option("checkpoint", options->checkpoint, "Checkpoint folder, run folder or weights file")
+      ->required();
   cmd->add_option("--out", options->out, "Output file (a .pt that Python's torch.load reads)")->required();
   cmd->callback([action, options] { *action = [options] { return export_weights(*options); }; });
 }

@@ -43,10 +43,11 @@ void add_train_command(CLI::App& app, CommandAction* action) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model (run it under mpirun/srun for several ranks)");
   cmd->add_option("config", options->config, "YAML config file")->required()->check(CLI::ExistingFile);
   cmd->add_option("overrides", options->overrides, "section.key=value overrides, applied after the file");
-  cmd->add_option("--resume", options->resume,
-                  "none: start fresh; auto: resume from the newest valid checkpoint of run.out_dir, or start "
-                  "fresh when there is none; latest: the same, but an error when there is none; or a checkpoint "
-                  "PATH")
+  cmd->add_option(
+         "--resume", options->resume,
+         "none: start fresh; auto: resume from the newest valid checkpoint of run.out_dir, or start "
+         "fresh when there is none; latest: the same, but an error when there is none; or a checkpoint "
+         "PATH")
       ->default_val("none");
   cmd->callback([action, options] { *action = [options] { return train(*options); }; });
 }

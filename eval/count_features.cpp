@@ -37,7 +37,8 @@ FeatureMatrix count_features(const std::vector<HistoryRef>& rows, const std::vec
     float* row = x.values.data() + r * x.cols;
     for (int64_t i = 0; i < h.history_events; ++i) {
       const int32_t token = h.patient->tokens[size_t(i)];
-      if (token >= 0 && token < vocab_size && column_of[size_t(token)] >= 0) row[column_of[size_t(token)]] += 1.0f;
+      if (token >= 0 && token < vocab_size && column_of[size_t(token)] >= 0)
+        row[column_of[size_t(token)]] += 1.0f;
     }
     for (int64_t c = 0; c + 1 < x.cols; ++c) row[c] = std::log1p(row[c]);
     row[x.cols - 1] = static_cast<float>(h.prediction_age_days / 365.25 / 10.0);

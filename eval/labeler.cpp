@@ -42,7 +42,8 @@ std::vector<LabeledTime> label_patient(const PatientTimeline& patient, const Res
     last_anchor = a;
     c.candidates += 1;
     const double p = a + spec.offset_hours / 24.0;
-    const double window_end = spec.kind == LabelKind::kEventWithin ? p + spec.horizon_days : a + spec.horizon_days;
+    const double window_end =
+        spec.kind == LabelKind::kEventWithin ? p + spec.horizon_days : a + spec.horizon_days;
     if (std::max(p, window_end) > task.max_age_days) {
       c.past_top_age += 1;
       continue;

@@ -66,8 +66,8 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 
 LogisticModel fit_logistic(const FeatureMatrix& x, const std::vector<int>& y, double l2,
                            const LogisticModel* warm_start) {
-  CLINFM_CHECK(x.rows == static_cast<int64_t>(y.size()) && x.rows > 0, "logistic fit: {} rows, {} labels", x.rows,
-               y.size());
+  CLINFM_CHECK(x.rows == static_cast<int64_t>(y.size()) && x.rows > 0, "logistic fit: {} rows, {} labels",
+               x.rows, y.size());
   const int64_t n = x.rows, d = x.cols;
   LogisticModel m;
   m.l2 = l2;

@@ -17,7 +17,8 @@ MethodResult fit_linear_method(const std::string& name, const FitRows& rows) {
   nlohmann::json grid = nlohmann::json::array();
   for (size_t i = 0; i < fit.grid.size(); ++i) {
     const double auc = fit.tuning_auroc[i];
-    grid.push_back({{"l2", fit.grid[i]}, {"tuning_auroc", std::isfinite(auc) ? nlohmann::json(auc) : nlohmann::json()}});
+    grid.push_back(
+        {{"l2", fit.grid[i]}, {"tuning_auroc", std::isfinite(auc) ? nlohmann::json(auc) : nlohmann::json()}});
   }
   m.details = {{"features", rows.train.cols},
                {"train_rows", rows.train.rows},
@@ -31,7 +32,8 @@ MethodResult fit_linear_method(const std::string& name, const FitRows& rows) {
 
 nlohmann::json k_shot_curve(const FitRows& rows, const std::vector<int>& held_out_y, uint64_t seed) {
   std::vector<int64_t> positives, negatives;
-  for (size_t i = 0; i < rows.train_y.size(); ++i) (rows.train_y[i] ? positives : negatives).push_back(int64_t(i));
+  for (size_t i = 0; i < rows.train_y.size(); ++i)
+    (rows.train_y[i] ? positives : negatives).push_back(int64_t(i));
   nlohmann::json curve = nlohmann::json::array();
   const bool scorable = std::count(held_out_y.begin(), held_out_y.end(), 1) > 0 &&
                         std::count(held_out_y.begin(), held_out_y.end(), 0) > 0;
@@ -52,8 +54,10 @@ nlohmann::json k_shot_curve(const FitRows& rows, const std::vector<int>& held_ou
     std::vector<int> y;
     for (int64_t i : chosen) y.push_back(rows.train_y[size_t(i)]);
     if (std::count(y.begin(), y.end(), 1) == 0 || std::count(y.begin(), y.end(), 0) == 0) continue;
-    const TunedLogistic fit = fit_logistic_tuned(rows.train.select_rows(chosen), y, rows.tuning, rows.tuning_y);
-    const double auc = scorable ? compute_metrics(held_out_y, predict_logistic(fit.model, rows.held_out)).auroc : NAN;
+    const TunedLogistic fit =
+        fit_logistic_tuned(rows.train.select_rows(chosen), y, rows.tuning, rows.tuning_y);
+    const double auc =
+        scorable ? compute_metrics(held_out_y, predict_logistic(fit.model, rows.held_out)).auroc : NAN;
     curve.push_back({{"k", k < 0 ? nlohmann::json("all") : nlohmann::json(k)},
                      {"train_rows", chosen.size()},
                      {"held_out_auroc", std::isfinite(auc) ? nlohmann::json(auc) : nlohmann::json()}});
@@ -87,7 +91,8 @@ std::vector<std::string> age_band_names(const std::vector<double>& edges) {
   std::vector<std::string> names;
   if (edges.empty()) return {"all ages"};
   if (edges.front() > 0) names.push_back(fmt::format("<{:g}", edges.front()));
-  for (size_t i = 0; i + 1 < edges.size(); ++i) names.push_back(fmt::format("{:g}-{:g}", edges[i], edges[i + 1] - 1));
+  for (size_t i = 0; i + 1 < edges.size(); ++i)
+    names.push_back(fmt::format("{:g}-{:g}", edges[i], edges[i + 1] - 1));
   names.push_back(fmt::format("{:g}+", edges.back()));
   return names;
 }

@@ -21,7 +21,8 @@ int bin_of(double score) { return score >= 1.0 ? 9 : score > 0.0 ? static_cast<i
 std::vector<int64_t> sort_by_score_desc(const std::vector<double>& score) {
   std::vector<int64_t> order(score.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return score[size_t(a)] > score[size_t(b)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return score[size_t(a)] > score[size_t(b)]; });
   return order;
 }
 
@@ -180,7 +181,8 @@ std::vector<CalibrationBin> calibration_bins(const std::vector<int>& y, const st
   return bins;
 }
 
-std::vector<std::pair<double, double>> roc_curve(const std::vector<int>& y, const std::vector<double>& score) {
+std::vector<std::pair<double, double>> roc_curve(const std::vector<int>& y,
+                                                 const std::vector<double>& score) {
   const std::vector<int64_t> order = sort_by_score_desc(score);
   const double pos = double(std::accumulate(y.begin(), y.end(), int64_t{0}));
   const double neg = double(y.size()) - pos;

@@ -40,7 +40,8 @@ struct CalibrationBin {
 struct MetricSummary {
   int64_t n = 0, n_positive = 0, n_patients = 0;
   bool reported = false;
-  std::string reason;  // when not reported: "too few patients", "one class only", "a class in fewer than 2 patients"
+  std::string
+      reason;  // when not reported: "too few patients", "one class only", "a class in fewer than 2 patients"
   Interval auroc, auprc, brier, ece;
   int64_t resamples = 0, resamples_skipped = 0;
 };

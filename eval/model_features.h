@@ -1,7 +1,7 @@
 // What a frozen model says at a prediction time: its embedding (final-norm hidden state of the
-// last event before the prediction time, and the mean of those states over the window) for probes, and its next-event heads (the total
-// event rate and next-token probabilities) for zero-shot risks. The model reads only the last
-// `context_events` events strictly before the prediction time, so nothing after it can reach a
+// last event before the prediction time, and the mean of those states over the window) for probes, and its
+// next-event heads (the total event rate and next-token probabilities) for zero-shot risks. The model reads
+// only the last `context_events` events strictly before the prediction time, so nothing after it can reach a
 // score (tests/eval/test_leakage.cpp changes the future and checks).
 // One process; the caller may split requests over ranks. No labels, no metrics here.
 #pragma once

@@ -105,20 +105,23 @@ std::string predictions_csv(const SuiteResult& r) {
 
 std::string report_markdown(const SuiteResult& r) {
   std::string md = fmt::format("# Evaluation: {}\n\n", r.suite_name);
-  md += fmt::format("- suite: `{}`\n- checkpoint: `{}`\n- data set: `{}`\n", r.suite_file, r.checkpoint, r.dataset);
-  md += fmt::format("- scored on `held_out`; l2 picked on `tuning`; fitted on `train`. Intervals: patient-level "
-                    "bootstrap 95% ({} resamples, seed {}).\n",
-                    r.settings.value("bootstrap_samples", 0), r.settings.value("bootstrap_seed", 0));
+  md += fmt::format("- suite: `{}`\n- checkpoint: `{}`\n- data set: `{}`\n", r.suite_file, r.checkpoint,
+                    r.dataset);
+  md += fmt::format(
+      "- scored on `held_out`; l2 picked on `tuning`; fitted on `train`. Intervals: patient-level "
+      "bootstrap 95% ({} resamples, seed {}).\n",
+      r.settings.value("bootstrap_samples", 0), r.settings.value("bootstrap_seed", 0));
   md += "- prediction_time in predictions.csv is the age in days (absolute dates never reach a data set).\n";
   for (const std::string& note : r.notes) md += "- " + note + "\n";
   for (const TaskResult& t : r.tasks) {
     md += fmt::format("\n## {}\n\n{}\n\n", t.name, t.description);
     const LabelCounts& h = t.held_out_counts;
-    md += fmt::format("held-out: {} prediction times ({} positive) of {} candidates; excluded: no history {}, "
-                      "horizon past top-coded age {}, outcome already present {}, censored {}, death {}, stay over "
-                      "{}, not first {}. Train rows used: {}.\n\n",
-                      h.kept, h.positives, h.candidates, h.no_history, h.past_top_age, h.prior_outcome, h.censored,
-                      h.death_excluded, h.stay_over, h.not_first, t.train_rows_used);
+    md += fmt::format(
+        "held-out: {} prediction times ({} positive) of {} candidates; excluded: no history {}, "
+        "horizon past top-coded age {}, outcome already present {}, censored {}, death {}, stay over "
+        "{}, not first {}. Train rows used: {}.\n\n",
+        h.kept, h.positives, h.candidates, h.no_history, h.past_top_age, h.prior_outcome, h.censored,
+        h.death_excluded, h.stay_over, h.not_first, t.train_rows_used);
     md += "| method | n (pos) | AUROC | AUPRC | Brier | ECE |\n|---|---|---|---|---|---|\n";
     for (const MethodResult& m : t.methods) {
       const MetricSummary& s = m.overall;
@@ -134,18 +137,21 @@ std::string report_markdown(const SuiteResult& r) {
       md += "\n";
       for (size_t g = 0; g < t.methods.front().subgroups.size(); ++g) {
         const MetricSummary& first = t.methods.front().subgroups[g].metrics;
-        md += fmt::format("| {} (n={}, pos={}) |", t.methods.front().subgroups[g].name, first.n, first.n_positive);
-        for (const MethodResult& m : t.methods) md += " " + cell(m.subgroups[g].metrics, &MetricSummary::auroc) + " |";
+        md += fmt::format("| {} (n={}, pos={}) |", t.methods.front().subgroups[g].name, first.n,
+                          first.n_positive);
+        for (const MethodResult& m : t.methods)
+          md += " " + cell(m.subgroups[g].metrics, &MetricSummary::auroc) + " |";
         md += "\n";
       }
     }
     if (t.truth.contains("truth_auroc")) {
-      md += fmt::format("\nSynth truth (`{}`), {} held-out rows matched: mean true probability {:.4f}, observed rate "
-                        "{:.4f}, AUROC of the true probabilities {}.\n\n| method | Pearson with truth | Spearman with "
-                        "truth | AUROC on matched rows |\n|---|---|---|---|\n",
-                        t.truth["outcome"].get<std::string>(), t.truth["held_out_rows_matched"].get<int64_t>(),
-                        t.truth["mean_true_probability"].get<double>(), t.truth["observed_rate"].get<double>(),
-                        t.truth["truth_auroc"].dump());
+      md += fmt::format(
+          "\nSynth truth (`{}`), {} held-out rows matched: mean true probability {:.4f}, observed rate "
+          "{:.4f}, AUROC of the true probabilities {}.\n\n| method | Pearson with truth | Spearman with "
+          "truth | AUROC on matched rows |\n|---|---|---|---|\n",
+          t.truth["outcome"].get<std::string>(), t.truth["held_out_rows_matched"].get<int64_t>(),
+          t.truth["mean_true_probability"].get<double>(), t.truth["observed_rate"].get<double>(),
+          t.truth["truth_auroc"].dump());
       for (const MethodResult& m : t.methods) {
         const nlohmann::json& c = t.truth[m.method];
         md += fmt::format("| {} | {} | {} | {} |\n", m.method, c["pearson_with_truth"].dump(),

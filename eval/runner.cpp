@@ -73,7 +73,8 @@ std::vector<double> ranks(const std::vector<double>& v) {
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   const double n = double(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
+  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n,
+               mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
   double sab = 0, saa = 0, sbb = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     sab += (a[i] - ma) * (b[i] - mb);
@@ -159,11 +160,12 @@ SuiteResult run_evaluation(const EvalRequest& request) {
       request.threads, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
   ClinicalTransformer model = load_model(weights_path);
   if (model->dims.vocab_size != vocab.size()) {
-    throw InputError(fmt::format("checkpoint {} has a vocabulary of {} tokens, the data set {} has {}", weights_path,
-                                 model->dims.vocab_size, request.dataset, vocab.size()),
+    throw InputError(fmt::format("checkpoint {} has a vocabulary of {} tokens, the data set {} has {}",
+                                 weights_path, model->dims.vocab_size, request.dataset, vocab.size()),
                      "evaluate a checkpoint on the data set it was trained on");
   }
-  log_info("eval: suite {} ({} tasks), weights {}, {} threads", suite.name, suite.tasks.size(), weights_path, threads);
+  log_info("eval: suite {} ({} tasks), weights {}, {} threads", suite.name, suite.tasks.size(), weights_path,
+           threads);
 
   // 2. Patients and labels.
   std::vector<std::vector<PatientTimeline>> patients(3);
@@ -177,7 +179,8 @@ SuiteResult run_evaluation(const EvalRequest& request) {
     if (s == 2) continue;
     const auto& group = patients[size_t(s)];
     std::sort(order[size_t(s)].begin(), order[size_t(s)].end(), [&](int64_t a, int64_t b) {
-      return mix64(group[size_t(a)].key ^ uint64_t(suite.seed)) < mix64(group[size_t(b)].key ^ uint64_t(suite.seed));
+      return mix64(group[size_t(a)].key ^ uint64_t(suite.seed)) <
+             mix64(group[size_t(b)].key ^ uint64_t(suite.seed));
     });
   }
   const int64_t caps[3] = {suite.max_train_examples, suite.max_tuning_examples, 0};
@@ -199,10 +202,12 @@ SuiteResult run_evaluation(const EvalRequest& request) {
         const int64_t p = order[size_t(s)][size_t(j)];
         const bool capped = caps[s] > 0 && static_cast<int64_t>(examples[k][size_t(s)].size()) >= caps[s];
         LabelCounts ignored;
-        for (const LabeledTime& time : label_patient(patients[size_t(s)][size_t(p)], tasks[k], capped ? &ignored : counts[s])) {
+        for (const LabeledTime& time :
+             label_patient(patients[size_t(s)][size_t(p)], tasks[k], capped ? &ignored : counts[s])) {
           if (capped) continue;
           Example e{p, time, -1};
-          auto [it, fresh] = window_index.emplace(std::make_tuple(s, p, time.history_events), int64_t(requests.size()));
+          auto [it, fresh] =
+              window_index.emplace(std::make_tuple(s, p, time.history_events), int64_t(requests.size()));
           if (fresh) requests.push_back({&patients[size_t(s)][size_t(p)], time.history_events});
           e.window = it->second;
           examples[k][size_t(s)].push_back(e);
@@ -210,9 +215,10 @@ SuiteResult run_evaluation(const EvalRequest& request) {
       }
     }
     tr.train_rows_used = static_cast<int64_t>(examples[k][0].size());
-    log_info("task {}: {} train, {} tuning (caps {}, {}), {} held-out prediction times; held-out positives {}",
-             tr.name, tr.train_rows_used, examples[k][1].size(), caps[0], caps[1], examples[k][2].size(),
-             tr.held_out_counts.positives);
+    log_info(
+        "task {}: {} train, {} tuning (caps {}, {}), {} held-out prediction times; held-out positives {}",
+        tr.name, tr.train_rows_used, examples[k][1].size(), caps[0], caps[1], examples[k][2].size(),
+        tr.held_out_counts.positives);
   }
 
   // 3. The model at every unique window.
@@ -253,7 +259,8 @@ SuiteResult run_evaluation(const EvalRequest& request) {
       embed.cols = mf.dim + 1;
       std::vector<int> y;
       for (const Example& e : examples[k][size_t(s)]) {
-        refs[s].push_back({&patients[size_t(s)][size_t(e.patient)], e.time.history_events, e.time.prediction_age_days});
+        refs[s].push_back(
+            {&patients[size_t(s)][size_t(e.patient)], e.time.history_events, e.time.prediction_age_days});
         embed.values.insert(embed.values.end(), mf.embedding.begin() + e.window * mf.dim,
                             mf.embedding.begin() + (e.window + 1) * mf.dim);
         // Age at the prediction time, as the baseline has it: the embedding knows the age of
@@ -281,15 +288,17 @@ SuiteResult run_evaluation(const EvalRequest& request) {
       if (spec.kind == LabelKind::kEventWithin) {
         risk = -std::expm1(-rate * mass * spec.horizon_days / kDaysPerYear);
       } else {
-        const double remaining = std::max(0.0, e.time.anchor_age_days + spec.horizon_days - e.time.prediction_age_days);
+        const double remaining =
+            std::max(0.0, e.time.anchor_age_days + spec.horizon_days - e.time.prediction_age_days);
         risk = std::exp(-rate * mass * remaining / kDaysPerYear);
       }
       if (!std::isfinite(risk)) risk = mass > 0 ? 1.0 : 0.0;  // an overflowing rate times zero mass
       zero.scores.push_back(std::clamp(risk, 0.0, 1.0));
     }
-    zero.details = {{"formula", spec.kind == LabelKind::kEventWithin
-                                    ? "1 - exp(-rate * P(next event in outcome codes) * horizon)"
-                                    : "exp(-rate * P(next event ends the stay) * time left to anchor + horizon)"}};
+    zero.details = {
+        {"formula", spec.kind == LabelKind::kEventWithin
+                        ? "1 - exp(-rate * P(next event in outcome codes) * horizon)"
+                        : "exp(-rate * P(next event ends the stay) * time left to anchor + horizon)"}};
     std::vector<MethodResult> methods;
     methods.push_back(fit_linear_method("probe", embed_rows));
     methods.push_back(std::move(zero));
@@ -303,11 +312,13 @@ SuiteResult run_evaluation(const EvalRequest& request) {
     std::vector<SubgroupDefinition> groups;
     for (const std::string& g : request.config.subgroups) {
       if (g == "sex") {
-        const std::pair<Sex, const char*> values[] = {{Sex::kFemale, "female"}, {Sex::kMale, "male"}, {Sex::kUnknown, "unknown"}};
+        const std::pair<Sex, const char*> values[] = {
+            {Sex::kFemale, "female"}, {Sex::kMale, "male"}, {Sex::kUnknown, "unknown"}};
         for (const auto& [sex, name] : values) {
           SubgroupDefinition d{fmt::format("sex={}", name), {}};
           for (Sex s : sexes) d.member.push_back(s == sex);
-          if (std::count(d.member.begin(), d.member.end(), 1) > 0 || sex != Sex::kUnknown) groups.push_back(std::move(d));
+          if (std::count(d.member.begin(), d.member.end(), 1) > 0 || sex != Sex::kUnknown)
+            groups.push_back(std::move(d));
         }
       } else {
         const std::vector<std::string> names = age_band_names(suite.age_bands);
@@ -345,8 +356,10 @@ SuiteResult run_evaluation(const EvalRequest& request) {
                      {"max_age_years", suite.max_age_years},
                      {"model", model->dims.describe()},
                      {"unique_windows", requests.size()}};
-  if (!truth && std::any_of(suite.tasks.begin(), suite.tasks.end(), [](const TaskSpec& t) { return !t.truth.empty(); }))
-    result.notes.push_back("tasks name truth outcomes but no --truth file was given: no comparison with true risks");
+  if (!truth &&
+      std::any_of(suite.tasks.begin(), suite.tasks.end(), [](const TaskSpec& t) { return !t.truth.empty(); }))
+    result.notes.push_back(
+        "tasks name truth outcomes but no --truth file was given: no comparison with true risks");
   return result;
 }
 

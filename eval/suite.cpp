@@ -71,8 +71,8 @@ class SuiteReader {
     *out = node.Scalar();
   }
 
-  void read_double(const YAML::Node& map, const std::string& prefix, const char* key, double* out, bool required,
-                   double min, bool min_exclusive) {
+  void read_double(const YAML::Node& map, const std::string& prefix, const char* key, double* out,
+                   bool required, double min, bool min_exclusive) {
     const YAML::Node node = map[key];
     if (!node) {
       if (required) problem(map, join_key(prefix, key), "required key is missing");
@@ -82,25 +82,28 @@ class SuiteReader {
     const std::string s = node.IsScalar() ? node.Scalar() : std::string();
     const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
     if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || node.Tag() == "!") {
-      problem(node, join_key(prefix, key), fmt::format("expected a number, got '{}'", node.IsScalar() ? s : "?"));
+      problem(node, join_key(prefix, key),
+              fmt::format("expected a number, got '{}'", node.IsScalar() ? s : "?"));
       return;
     }
     if (v < min || (min_exclusive && v == min)) {
-      problem(node, join_key(prefix, key), fmt::format("{} is out of range: must be {} {}", s,
-                                                       min_exclusive ? ">" : ">=", min));
+      problem(node, join_key(prefix, key),
+              fmt::format("{} is out of range: must be {} {}", s, min_exclusive ? ">" : ">=", min));
       return;
     }
     *out = v;
   }
 
-  void read_int(const YAML::Node& map, const std::string& prefix, const char* key, int64_t* out, int64_t min) {
+  void read_int(const YAML::Node& map, const std::string& prefix, const char* key, int64_t* out,
+                int64_t min) {
     const YAML::Node node = map[key];
     if (!node) return;
     char* end = nullptr;
     const std::string s = node.IsScalar() ? node.Scalar() : std::string();
     const long long v = s.empty() ? 0 : std::strtoll(s.c_str(), &end, 10);
     if (s.empty() || end != s.c_str() + s.size() || node.Tag() == "!") {
-      problem(node, join_key(prefix, key), fmt::format("expected an integer, got '{}'", node.IsScalar() ? s : "?"));
+      problem(node, join_key(prefix, key),
+              fmt::format("expected an integer, got '{}'", node.IsScalar() ? s : "?"));
       return;
     }
     if (v < min) {
@@ -131,13 +134,14 @@ class SuiteReader {
       if (s == choices[i]) return static_cast<int>(i);
     std::string hint;
     if (auto close = closest_match(s, choices)) hint = fmt::format("did you mean '{}'?", *close);
-    problem(node, join_key(prefix, key), fmt::format("'{}' is not allowed: must be one of {}", s, join(choices, ", ")),
-            hint);
+    problem(node, join_key(prefix, key),
+            fmt::format("'{}' is not allowed: must be one of {}", s, join(choices, ", ")), hint);
     return -1;
   }
 
   // A code prefix or a list of them.
-  void read_codes(const YAML::Node& map, const std::string& prefix, const char* key, CodeList* out, bool required) {
+  void read_codes(const YAML::Node& map, const std::string& prefix, const char* key, CodeList* out,
+                  bool required) {
     const YAML::Node node = map[key];
     out->key = join_key(prefix, key);
     if (!node) {
@@ -174,7 +178,8 @@ class SuiteReader {
 
 TaskSpec read_task(SuiteReader& r, const YAML::Node& node, const std::string& prefix) {
   TaskSpec t;
-  if (!r.check_keys(node, prefix, {"name", "description", "predict_at", "label", "per_patient", "truth"})) return t;
+  if (!r.check_keys(node, prefix, {"name", "description", "predict_at", "label", "per_patient", "truth"}))
+    return t;
   r.read_string(node, prefix, "name", &t.name, true);
   r.read_string(node, prefix, "description", &t.description);
   r.read_string(node, prefix, "truth", &t.truth);
@@ -183,7 +188,8 @@ TaskSpec read_task(SuiteReader& r, const YAML::Node& node, const std::string& pr
   const YAML::Node at = node["predict_at"];
   const std::string at_key = prefix + ".predict_at";
   if (!at) {
-    r.problem(node, at_key, "required key is missing", "e.g. predict_at: {codes: HOSPITAL_ADMISSION, offset_hours: 24}");
+    r.problem(node, at_key, "required key is missing",
+              "e.g. predict_at: {codes: HOSPITAL_ADMISSION, offset_hours: 24}");
   } else if (r.check_keys(at, at_key, {"codes", "offset_hours"})) {
     r.read_codes(at, at_key, "codes", &t.predict_at, true);
     double offset = 0;
@@ -205,7 +211,8 @@ TaskSpec read_task(SuiteReader& r, const YAML::Node& node, const std::string& pr
     r.read_bool(label, label_key, "exclude_prior", &t.exclude_prior);
     if (t.exclude_prior && t.kind == LabelKind::kStayLongerThan)
       r.problem(label["exclude_prior"], label_key + ".exclude_prior", "only applies to kind event_within");
-    if (r.read_choice(label, label_key, "death", {"negative", "exclude"}) == 1) t.death = DeathHandling::kExclude;
+    if (r.read_choice(label, label_key, "death", {"negative", "exclude"}) == 1)
+      t.death = DeathHandling::kExclude;
   }
   return t;
 }
@@ -225,13 +232,14 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    throw InputError(fmt::format("{}:{}:{}: error: not valid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg),
-                     "check the indentation and quoting near that line");
+    throw InputError(
+        fmt::format("{}:{}:{}: error: not valid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg),
+        "check the indentation and quoting near that line");
   }
   SuiteReader r(file);
-  if (r.check_keys(root, "", {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
-                              "max_age_years",
-                              "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
+  if (r.check_keys(root, "",
+                   {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
+                    "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
     r.read_string(root, "", "name", &s.name, true);
     r.read_string(root, "", "description", &s.description);
     r.read_int(root, "", "context_events", &s.context_events, 1);
@@ -285,7 +293,8 @@ SuiteSpec load_suite(const std::string& path) {
   return parse_suite(read_file(path), path);
 }
 
-std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab, const std::string& suite_file) {
+std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab,
+                                const std::string& suite_file) {
   std::vector<char> flags(static_cast<size_t>(vocab.size()), 0);
   std::vector<std::string> unmatched;
   for (const std::string& prefix : codes.prefixes) {
@@ -302,17 +311,18 @@ std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab, 
   // One alternative of a list may be absent from a data set (ICD-9 vs ICD-10); all absent is
   // a task that can never fire, which is an error.
   if (unmatched.size() < codes.prefixes.size()) {
-    log_warn("{}:{}:{}: {}: code prefix(es) {} match no code of the data set (the others do)", suite_file, codes.line,
-             codes.column, codes.key, join(unmatched, ", "));
+    log_warn("{}:{}:{}: {}: code prefix(es) {} match no code of the data set (the others do)", suite_file,
+             codes.line, codes.column, codes.key, join(unmatched, ", "));
     return flags;
   }
   std::vector<std::string> all;
   for (int32_t id = 2; id < vocab.size(); ++id) all.push_back(vocab.token(id).code);
   std::string hint = "prefixes match the start of the vocabulary's codes (`clinfm inspect DIR` lists them)";
   if (auto close = closest_match(unmatched.front(), all)) hint = fmt::format("did you mean '{}'?", *close);
-  throw InputError(fmt::format("{}:{}:{}: error: {}: code prefix '{}' matches no code of the data set's vocabulary",
-                               suite_file, codes.line, codes.column, codes.key, join(unmatched, "', '")),
-                   hint);
+  throw InputError(
+      fmt::format("{}:{}:{}: error: {}: code prefix '{}' matches no code of the data set's vocabulary",
+                  suite_file, codes.line, codes.column, codes.key, join(unmatched, "', '")),
+      hint);
 }
 
 }  // namespace clinfm

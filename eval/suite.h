@@ -31,9 +31,9 @@ struct TaskSpec {
   CodeList predict_at;        // anchor events: one prediction time per distinct anchor age
   double offset_hours = 0.0;  // prediction time = anchor age + offset
   LabelKind kind = LabelKind::kEventWithin;
-  CodeList label_codes;         // event_within: the outcome; stay_longer_than: end of the stay
-  double horizon_days = 0.0;    // event_within: window after the prediction time; stay: length
-  bool exclude_prior = false;   // event_within: drop times whose history already has the outcome
+  CodeList label_codes;        // event_within: the outcome; stay_longer_than: end of the stay
+  double horizon_days = 0.0;   // event_within: window after the prediction time; stay: length
+  bool exclude_prior = false;  // event_within: drop times whose history already has the outcome
   DeathHandling death = DeathHandling::kNegative;
   PerPatient per_patient = PerPatient::kAll;
   std::string truth;  // synth truth-file outcome joined for comparison (optional)
@@ -43,12 +43,12 @@ struct SuiteSpec {
   std::string file;
   std::string name;
   std::string description;
-  int64_t context_events = 256;      // model input: the last N events before the prediction time
-  int64_t max_train_examples = 5000;  // cap on train-split prediction times per task (0: all)
+  int64_t context_events = 256;        // model input: the last N events before the prediction time
+  int64_t max_train_examples = 5000;   // cap on train-split prediction times per task (0: all)
   int64_t max_tuning_examples = 2000;  // the same for the tuning split (it only picks l2)
-  double max_age_years = 89.0;       // top-coding age of the data set (see docs/eval.md)
+  double max_age_years = 89.0;         // top-coding age of the data set (see docs/eval.md)
   std::vector<double> age_bands = {18, 40, 65, 80};  // lower edges of the age-band subgroups
-  CodeList death_codes;               // default MEDS_DEATH
+  CodeList death_codes;                              // default MEDS_DEATH
   bool k_shot = false;
   int64_t seed = 1;
   std::vector<TaskSpec> tasks;
@@ -61,7 +61,8 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file);
 
 // Flags [V]: 1 for every token whose code starts with one of the prefixes. InputError naming
 // the suite file, line and key when a prefix matches no token of the vocabulary.
-std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab, const std::string& suite_file);
+std::vector<char> resolve_codes(const CodeList& codes, const Vocabulary& vocab,
+                                const std::string& suite_file);
 
 const char* label_kind_name(LabelKind kind);
 

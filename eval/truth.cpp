@@ -16,7 +16,8 @@ namespace clinfm {
 
 std::string TruthTable::default_cohort_path(const std::string& truth_path) {
   const std::string suffix = ".truth.csv";
-  if (truth_path.size() <= suffix.size() || truth_path.compare(truth_path.size() - suffix.size(), suffix.size(), suffix))
+  if (truth_path.size() <= suffix.size() ||
+      truth_path.compare(truth_path.size() - suffix.size(), suffix.size(), suffix))
     return {};
   const std::string stem = truth_path.substr(0, truth_path.size() - suffix.size());
   if (std::filesystem::exists(stem + ".csv.gz")) return stem + ".csv.gz";
@@ -32,9 +33,10 @@ TruthTable TruthTable::load(const std::string& truth_path, const std::string& co
   }
   const Salt salt = load_or_create_salt(salt_file, "");
   if (cohort_path.empty() || !std::filesystem::is_regular_file(cohort_path)) {
-    throw InputError(fmt::format("--cohort {}: no such file (needed for the birth times of the truth file {})",
-                                 cohort_path.empty() ? "(none)" : cohort_path, truth_path),
-                     "pass --cohort with the MEDS file that `clinfm synth` wrote beside the truth file");
+    throw InputError(
+        fmt::format("--cohort {}: no such file (needed for the birth times of the truth file {})",
+                    cohort_path.empty() ? "(none)" : cohort_path, truth_path),
+        "pass --cohort with the MEDS file that `clinfm synth` wrote beside the truth file");
   }
   std::unordered_map<std::string, int64_t> births;
   {
@@ -61,8 +63,9 @@ TruthTable TruthTable::load(const std::string& truth_path, const std::string& co
     int64_t seconds = 0;
     double p = 0;
     if (birth == births.end())
-      throw InputError(fmt::format("{}: subject {} has no MEDS_BIRTH row in {}", reader.where(), id, cohort_path),
-                       "the truth file and the cohort must come from the same `clinfm synth` run");
+      throw InputError(
+          fmt::format("{}: subject {} has no MEDS_BIRTH row in {}", reader.where(), id, cohort_path),
+          "the truth file and the cohort must come from the same `clinfm synth` run");
     if (!parse_timestamp(f[size_t(time)], &seconds) || !parse_double(f[size_t(prob)], &p) || p < 0 || p > 1)
       throw InputError(fmt::format("{}: bad prediction_time or probability", reader.where()));
     TruthPoint point;

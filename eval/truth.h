@@ -22,7 +22,8 @@ class TruthTable {
  public:
   // Throws InputError naming the file (and line) on a missing file, column or bad row, and
   // when the salt file does not exist (it is never created here).
-  static TruthTable load(const std::string& truth_path, const std::string& cohort_path, const std::string& salt_path);
+  static TruthTable load(const std::string& truth_path, const std::string& cohort_path,
+                         const std::string& salt_path);
   // "x/cohort.truth.csv" -> "x/cohort.csv.gz" if it exists, else "x/cohort.csv".
   static std::string default_cohort_path(const std::string& truth_path);
 

@@ -26,10 +26,12 @@ ModuleSnapshot snapshot_module(const torch::nn::Module& module) {
   ModuleSnapshot s;
   for (const auto& p : module.named_parameters(/*recurse=*/false))
     // requires_grad is kept: the archive records it, and the bytes match Module::save's.
-    s.parameters.emplace_back(p.key(), p.value().detach().clone().set_requires_grad(p.value().requires_grad()));
+    s.parameters.emplace_back(p.key(),
+                              p.value().detach().clone().set_requires_grad(p.value().requires_grad()));
   for (const auto& b : module.named_buffers(/*recurse=*/false))
     s.buffers.emplace_back(b.key(), b.value().detach().clone());
-  for (const auto& child : module.named_children()) s.children.emplace_back(child.key(), snapshot_module(*child.value()));
+  for (const auto& child : module.named_children())
+    s.children.emplace_back(child.key(), snapshot_module(*child.value()));
   return s;
 }
 

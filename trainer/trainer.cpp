@@ -13,11 +13,11 @@
 #include "common/config/dump.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "models/losses.h"
 #include "models/model_dims.h"
 #include "models/runtime.h"
 #include "models/weights_io.h"
-#include "common/sha256.h"
 #include "trainer/checkpoint/layout.h"
 #include "trainer/comm/launch.h"
 #include "trainer/signals.h"
@@ -156,8 +156,10 @@ void Trainer::make_train_loader(int64_t start_step) {
   lo.seed = static_cast<uint64_t>(c.run.seed);
   lo.ignored_targets = ignored_targets_;
   lo.start_step = start_step;
-  const int64_t accumulation = std::max<int64_t>(1, c.train.global_batch_size / std::max<int64_t>(1, int64_t(lo.world_size) * c.train.micro_batch_size));
-  lo.prefetch_steps = c.data.prefetch_batches == 0 ? 0 : std::max<int64_t>(1, c.data.prefetch_batches / accumulation);
+  const int64_t accumulation = std::max<int64_t>(
+      1, c.train.global_batch_size / std::max<int64_t>(1, int64_t(lo.world_size) * c.train.micro_batch_size));
+  lo.prefetch_steps =
+      c.data.prefetch_batches == 0 ? 0 : std::max<int64_t>(1, c.data.prefetch_batches / accumulation);
   loader_ = std::make_unique<BatchLoader>(*dataset_, lo);
 }
 
@@ -198,7 +200,8 @@ StepResult Trainer::train_step(int64_t step) {
   for (size_t m = 0; m < micro.size(); ++m) {
     const ModelBatch batch = to_device(micro[m]);
     const LossSums s = loss_sums(model_->forward(batch), batch);
-    auto loss = (c.model.token_loss_weight * s.token_nll + c.model.time_loss_weight * s.time_nll) / global_targets;
+    auto loss =
+        (c.model.token_loss_weight * s.token_nll + c.model.time_loss_weight * s.time_nll) / global_targets;
     if (poison) loss = loss * std::numeric_limits<double>::quiet_NaN();
     if (reducer_) reducer_->begin_micro_step(m + 1 == micro.size());
     loss.backward();
@@ -302,7 +305,8 @@ StepResult Trainer::run() {
   preempted_ = false;
   int64_t padded = 0, positions = 0;
   if (start_step_ >= c.train.max_steps)
-    log_info("the run is already at step {} of train.max_steps={}: nothing to train", start_step_, c.train.max_steps);
+    log_info("the run is already at step {} of train.max_steps={}: nothing to train", start_step_,
+             c.train.max_steps);
   for (int64_t step = start_step_; step < c.train.max_steps; ++step) {
     const auto started = Clock::now();
     last = train_step(step);
@@ -312,24 +316,28 @@ StepResult Trainer::run() {
     if (last.skipped) {
       ++skipped_steps_;
       ++consecutive_bad_steps_;
-      log_warn("step {}: loss {} / gradient norm {} is not finite: step skipped (no update; {} in a row, {} in all)",
-               step + 1, last.loss, last.grad_norm, consecutive_bad_steps_, skipped_steps_);
+      log_warn(
+          "step {}: loss {} / gradient norm {} is not finite: step skipped (no update; {} in a row, {} in "
+          "all)",
+          step + 1, last.loss, last.grad_norm, consecutive_bad_steps_, skipped_steps_);
       if (consecutive_bad_steps_ >= c.train.max_consecutive_bad_steps) {
         checkpointer_->finish();  // an asynchronous save of good state still completes
-        throw Error(fmt::format("{} consecutive steps had a NaN/Inf loss or gradient (last: step {}); stopping",
-                                consecutive_bad_steps_, step + 1),
-                    last_checkpoint_step_ >= 0
-                        ? fmt::format("the last good checkpoint (step {}) is intact: lower optim.lr or raise "
-                                      "optim.warmup_steps, then resume with --resume auto",
-                                      last_checkpoint_step_)
-                        : std::string("no checkpoint was written yet; lower optim.lr or raise optim.warmup_steps"));
+        throw Error(
+            fmt::format("{} consecutive steps had a NaN/Inf loss or gradient (last: step {}); stopping",
+                        consecutive_bad_steps_, step + 1),
+            last_checkpoint_step_ >= 0
+                ? fmt::format("the last good checkpoint (step {}) is intact: lower optim.lr or raise "
+                              "optim.warmup_steps, then resume with --resume auto",
+                              last_checkpoint_step_)
+                : std::string("no checkpoint was written yet; lower optim.lr or raise optim.warmup_steps"));
       }
     } else {
       consecutive_bad_steps_ = 0;
     }
     if (comm_ && c.dist.checksum_every > 0 && (step + 1) % c.dist.checksum_every == 0)
       check_parameters_agree(step + 1);
-    const bool log_step = (step + 1) % c.log.every == 0 || step == start_step_ || step + 1 == c.train.max_steps;
+    const bool log_step =
+        (step + 1) % c.log.every == 0 || step == start_step_ || step + 1 == c.train.max_steps;
     const double tokens_per_s = double(last.positions) / (step_ms / 1000.0);  // all ranks' positions
     const double mfu = flops_per_token * tokens_per_s / peak_flops_;
     if (metrics_) {
@@ -376,7 +384,8 @@ StepResult Trainer::run() {
     }
     // Step boundary: the ranks agree whether any of them was asked to stop, and publish an
     // asynchronous checkpoint once every rank has written its part.
-    auto flags = torch::tensor({int64_t(preemption_signal() != 0), int64_t(checkpointer_->busy())}, torch::kInt64);
+    auto flags =
+        torch::tensor({int64_t(preemption_signal() != 0), int64_t(checkpointer_->busy())}, torch::kInt64);
     if (comm_) comm_->all_reduce(flags, ReduceOp::kSum);
     const bool stop = flags[0].item<int64_t>() > 0;
     checkpointer_->publish_if_done(flags[1].item<int64_t>() > 0);
@@ -385,8 +394,9 @@ StepResult Trainer::run() {
     if (stop) {
       checkpointer_->finish();
       preempted_ = true;
-      log_info("preemption signal {} received: stopped at step {} with checkpoint {}; resume with --resume auto",
-               preemption_signal() ? preemption_signal() : 0, step + 1, checkpoint_name(step + 1));
+      log_info(
+          "preemption signal {} received: stopped at step {} with checkpoint {}; resume with --resume auto",
+          preemption_signal() ? preemption_signal() : 0, step + 1, checkpoint_name(step + 1));
       return last;
     }
   }

@@ -81,7 +81,7 @@ class Trainer {
   ClinicalTransformer model_{nullptr};
   std::vector<std::string> param_names_;  // trainable parameters, optimizer order
   std::vector<torch::Tensor> params_;
-  std::unique_ptr<AdamW> optimizer_;      // null with ZeRO-1
+  std::unique_ptr<AdamW> optimizer_;  // null with ZeRO-1
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::unique_ptr<Communicator> comm_;    // null in a world of one

@@ -63,12 +63,14 @@ void Trainer::resume(const std::string& mode) {
   }
   const std::string verdict = broadcast_string(comm_.get(), error.empty() ? "+" + chosen : "!" + error);
   if (verdict[0] == '!') {
-    if (world().rank == 0) throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));
+    if (world().rank == 0)
+      throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));
     throw InputError("rank 0 could not choose a checkpoint to resume from (its message says why)");
   }
   chosen = verdict.substr(1);
   if (chosen == "-") {
-    log_info("--resume {}: no checkpoint under {}: starting fresh", mode, checkpoints_dir(config_.run.out_dir));
+    log_info("--resume {}: no checkpoint under {}: starting fresh", mode,
+             checkpoints_dir(config_.run.out_dir));
     return;
   }
   restore(chosen);
@@ -81,11 +83,12 @@ void Trainer::restore(const std::string& dir) {
   check_resume_compatible(saved.config, config_, dir);
   if (meta.dataset_manifest_sha256 != manifest_sha256_ || meta.vocab_sha256 != dataset_->vocab_sha256()) {
     throw InputError(
-        fmt::format("cannot resume from {}: data set {} is not the one the run was trained on (manifest sha256 "
-                    "{} there, {} here; vocabulary {} there, {} here)",
-                    dir, config_.data.dataset, meta.dataset_manifest_sha256.substr(0, 16),
-                    manifest_sha256_.substr(0, 16), meta.vocab_sha256.substr(0, 16),
-                    dataset_->vocab_sha256().substr(0, 16)),
+        fmt::format(
+            "cannot resume from {}: data set {} is not the one the run was trained on (manifest sha256 "
+            "{} there, {} here; vocabulary {} there, {} here)",
+            dir, config_.data.dataset, meta.dataset_manifest_sha256.substr(0, 16),
+            manifest_sha256_.substr(0, 16), meta.vocab_sha256.substr(0, 16),
+            dataset_->vocab_sha256().substr(0, 16)),
         "point data.dataset at the data set of the run (" + saved.config.data.dataset + ")");
   }
   // Weights.
@@ -131,9 +134,10 @@ void Trainer::restore(const std::string& dir) {
   } else {
     torch::manual_seed(static_cast<uint64_t>(config_.run.seed) + 1000003ULL * uint64_t(w.rank) +
                        7919ULL * uint64_t(meta.step));
-    log_warn("resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
-             "uninterrupted run; the sample order does not)",
-             w.world_size, meta.world_size);
+    log_warn(
+        "resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
+        "uninterrupted run; the sample order does not)",
+        w.world_size, meta.world_size);
   }
   start_step_ = meta.step;
   skipped_steps_ = meta.skipped_steps;
@@ -180,7 +184,8 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
       range->exp_avg = torch::cat(m);  // a copy
       range->exp_avg_sq = torch::cat(v);
     }
-    files.push_back({rank_file("optimizer", zero1_ ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
+    files.push_back(
+        {rank_file("optimizer", zero1_ ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
   }
   auto generator = std::make_shared<torch::Tensor>(cpu_generator_state());
   files.push_back({rank_file("rng", w.rank), [generator] { return generator_state_bytes(*generator); }});

@@ -30,23 +30,26 @@ TEST(CheckpointPath, AcceptedForms) {
   fs::remove_all(run);
   touch(run / "model.pt");
   EXPECT_EQ(resolve_checkpoint_path((run / "model.pt").string()), (run / "model.pt").string());  // (a)
-  EXPECT_EQ(resolve_checkpoint_path(run.string()), (run / "model.pt").string());                 // (c) no latest
+  EXPECT_EQ(resolve_checkpoint_path(run.string()), (run / "model.pt").string());  // (c) no latest
   touch(run / "checkpoints" / "step-00000200" / "model.pt");
   touch(run / "checkpoints" / "step-00000100" / "model.pt");
   EXPECT_EQ(resolve_checkpoint_path((run / "checkpoints" / "step-00000100").string()),
-            (run / "checkpoints" / "step-00000100" / "model.pt").string());  // (b)
+            (run / "checkpoints" / "step-00000100" / "model.pt").string());       // (b)
   EXPECT_EQ(resolve_checkpoint_path(run.string()), (run / "model.pt").string());  // no latest pointer yet
   touch(run / "checkpoints" / "latest", "step-00000200\n");
-  EXPECT_EQ(resolve_checkpoint_path(run.string()), (run / "checkpoints" / "step-00000200" / "model.pt").string());
+  EXPECT_EQ(resolve_checkpoint_path(run.string()),
+            (run / "checkpoints" / "step-00000200" / "model.pt").string());
   fs::remove_all(run);
 }
 
 TEST(CheckpointPath, BadPathsNameThePath) {
   const fs::path run = fs::path(testing::TempDir()) / "ckpt_bad";
   fs::remove_all(run);
-  EXPECT_NE(error_of((run / "missing").string()).find("ckpt_bad/missing: no such file or folder"), std::string::npos);
+  EXPECT_NE(error_of((run / "missing").string()).find("ckpt_bad/missing: no such file or folder"),
+            std::string::npos);
   fs::create_directories(run);
-  EXPECT_NE(error_of(run.string()).find("a folder without model.pt or checkpoints/latest"), std::string::npos);
+  EXPECT_NE(error_of(run.string()).find("a folder without model.pt or checkpoints/latest"),
+            std::string::npos);
   touch(run / "checkpoints" / "latest", "step-00000300\n");
   EXPECT_NE(error_of(run.string()).find("has no model.pt"), std::string::npos) << error_of(run.string());
   touch(run / "checkpoints" / "latest", "\n");

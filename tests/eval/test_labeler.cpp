@@ -41,7 +41,9 @@ struct Fixture {
     task.death_tokens = flags({kDeath});
     task.max_age_days = 1e9;
   }
-  std::vector<LabeledTime> run(const PatientTimeline& p, LabelCounts* c = nullptr) { return label_patient(p, task, c); }
+  std::vector<LabeledTime> run(const PatientTimeline& p, LabelCounts* c = nullptr) {
+    return label_patient(p, task, c);
+  }
 };
 
 // Death within 30 days of admission + 24 h.
@@ -49,7 +51,8 @@ Fixture mortality() { return Fixture(LabelKind::kEventWithin, kAdmit, kDeath, 24
 
 TEST(Labeler, DeathWithinHorizonIsPositiveAndHistoryStopsAtThePredictionTime) {
   Fixture f = mortality();
-  const auto out = f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1000.5, kLab}, {1001, kLab}, {1010, kDeath}}));
+  const auto out =
+      f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1000.5, kLab}, {1001, kLab}, {1010, kDeath}}));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].label, 1);
   EXPECT_DOUBLE_EQ(out[0].prediction_age_days, 1001);
@@ -95,12 +98,18 @@ TEST(Labeler, FirstDiagnosisExcludesPatientsAlreadyDiagnosed) {
   f.spec.exclude_prior = true;
   LabelCounts c;
   // Visits at 1000, 1370, 1740; E11 coded at 1200 (within a year of visit 1).
-  const auto out = f.run(timeline({{0, kBirth}, {1000, kVisit}, {1200, kE11}, {1370, kVisit}, {1740, kVisit}, {2200, kLab}}), &c);
+  const auto out = f.run(
+      timeline({{0, kBirth}, {1000, kVisit}, {1200, kE11}, {1370, kVisit}, {1740, kVisit}, {2200, kLab}}),
+      &c);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].label, 1);
   EXPECT_EQ(c.prior_outcome, 2);
   f.spec.exclude_prior = false;
-  EXPECT_EQ(f.run(timeline({{0, kBirth}, {1000, kVisit}, {1200, kE11}, {1370, kVisit}, {1740, kVisit}, {2200, kLab}})).size(), 3u);
+  EXPECT_EQ(
+      f.run(timeline(
+                {{0, kBirth}, {1000, kVisit}, {1200, kE11}, {1370, kVisit}, {1740, kVisit}, {2200, kLab}}))
+          .size(),
+      3u);
 }
 
 TEST(Labeler, OutcomeAtThePredictionTimeBelongsToTheFuture) {
@@ -124,7 +133,8 @@ TEST(Labeler, DeathCompetingWithTheOutcome) {
 
 TEST(Labeler, ReadmissionIsPositive) {
   Fixture f(LabelKind::kEventWithin, kDischarge, kAdmit, 0, 30);
-  const auto out = f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1005, kDischarge}, {1020, kAdmit}, {1022, kDischarge}, {1400, kLab}}));
+  const auto out = f.run(timeline(
+      {{0, kBirth}, {1000, kAdmit}, {1005, kDischarge}, {1020, kAdmit}, {1022, kDischarge}, {1400, kLab}}));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].label, 1);
   EXPECT_EQ(out[1].label, 0);  // second discharge: nothing within 30 days, follow-up to 1400
@@ -136,7 +146,8 @@ TEST(Labeler, StayLongerThanSevenDays) {
   Fixture f = long_stay();
   EXPECT_EQ(f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1010, kDischarge}}))[0].label, 1);
   EXPECT_EQ(f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1005, kDischarge}}))[0].label, 0);
-  EXPECT_EQ(f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1007, kDischarge}}))[0].label, 0);  // exactly 7 days
+  EXPECT_EQ(f.run(timeline({{0, kBirth}, {1000, kAdmit}, {1007, kDischarge}}))[0].label,
+            0);  // exactly 7 days
 }
 
 TEST(Labeler, StayExclusions) {
@@ -163,7 +174,8 @@ TEST(Labeler, HorizonPastTheTopCodedAgeIsExcluded) {
 
 TEST(Labeler, SimultaneousAnchorsMakeOnePredictionTimeAndFirstKeepsOne) {
   Fixture f(LabelKind::kEventWithin, kVisit, kE11, 0, 100);
-  const PatientTimeline p = timeline({{0, kBirth}, {1000, kVisit}, {1000, kVisit}, {1200, kVisit}, {1500, kLab}});
+  const PatientTimeline p =
+      timeline({{0, kBirth}, {1000, kVisit}, {1000, kVisit}, {1200, kVisit}, {1500, kLab}});
   EXPECT_EQ(f.run(p).size(), 2u);
   f.spec.per_patient = PerPatient::kFirst;
   LabelCounts c;

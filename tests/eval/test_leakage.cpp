@@ -73,7 +73,8 @@ TEST(Leakage, NothingAfterThePredictionTimeMovesFeaturesOrScores) {
   EXPECT_EQ(b.history_events, 48);
   EXPECT_NE(a.label, b.label) << "the change should reach the label, or the test shows nothing";
 
-  const std::vector<HistoryRef> ra = {{&original, a.history_events, p}}, rb = {{&changed, b.history_events, p}};
+  const std::vector<HistoryRef> ra = {{&original, a.history_events, p}},
+                                rb = {{&changed, b.history_events, p}};
   const std::vector<int32_t> columns = select_count_columns(ra, kV, 1);
   EXPECT_EQ(count_features(ra, columns, kV).values, count_features(rb, columns, kV).values);
 

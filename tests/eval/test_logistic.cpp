@@ -49,8 +49,8 @@ TEST(Logistic, MatchesScikitLearn) {
   for (double l2 : {0.1, 0.001}) {
     const LogisticModel m = fit_logistic(x, y, l2);
     const std::vector<double> p = predict_logistic(m, x);
-    const std::string cmd =
-        "/usr/bin/python3 " CLINFM_SOURCE_DIR "/tests/eval/sklearn_logistic.py " + csv + " " + std::to_string(l2);
+    const std::string cmd = "/usr/bin/python3 " CLINFM_SOURCE_DIR "/tests/eval/sklearn_logistic.py " + csv +
+                            " " + std::to_string(l2);
     FILE* pipe = popen(cmd.c_str(), "r");
     ASSERT_NE(pipe, nullptr);
     std::vector<double> ref;
@@ -86,7 +86,8 @@ TEST(Logistic, TuningPicksTheBestGridValueOnTuningRows) {
   EXPECT_DOUBLE_EQ(t.tuning_auroc[chosen], best);
   EXPECT_GT(compute_metrics(tuning_y, predict_logistic(t.model, tuning)).auroc, 0.7);
   // One-class tuning labels: no tuning possible, the middle of the grid is kept.
-  const TunedLogistic untuned = fit_logistic_tuned(train, train_y, tuning, std::vector<int>(tuning_y.size(), 0));
+  const TunedLogistic untuned =
+      fit_logistic_tuned(train, train_y, tuning, std::vector<int>(tuning_y.size(), 0));
   EXPECT_DOUBLE_EQ(untuned.model.l2, untuned.grid[untuned.grid.size() / 2]);
   EXPECT_TRUE(std::isnan(untuned.tuning_auroc[0]));
 }

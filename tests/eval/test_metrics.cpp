@@ -61,8 +61,9 @@ TEST(Metrics, MatchScikitLearn) {
     double rate;
     bool ties, weighted;
   };
-  for (const Setting& s : {Setting{"plain", 500, 0.3, false, false}, Setting{"ties", 400, 0.2, true, false},
-                           Setting{"weighted", 300, 0.4, false, true}, Setting{"rare_ties_weighted", 800, 0.03, true, true}}) {
+  for (const Setting& s :
+       {Setting{"plain", 500, 0.3, false, false}, Setting{"ties", 400, 0.2, true, false},
+        Setting{"weighted", 300, 0.4, false, true}, Setting{"rare_ties_weighted", 800, 0.03, true, true}}) {
     const Case c = make_case(7, s.n, s.rate, s.ties, s.weighted);
     const nlohmann::json ref = sklearn(c, s.name);
     const BinaryMetrics m = compute_metrics(c.y, c.score, sort_by_score_desc(c.score), c.weight);
@@ -140,7 +141,8 @@ TEST(Metrics, SmallOrOneClassGroupsAreNotReported) {
   EXPECT_FALSE(one.reported);
   EXPECT_EQ(one.reason, "one class only");
   // One positive patient (with two positive rows): no interval that would look precise.
-  const MetricSummary lone = summarize_metrics({1, 1, 0, 0, 0}, {0.9, 0.8, 0.1, 0.2, 0.3}, {1, 1, 2, 3, 4}, o);
+  const MetricSummary lone =
+      summarize_metrics({1, 1, 0, 0, 0}, {0.9, 0.8, 0.1, 0.2, 0.3}, {1, 1, 2, 3, 4}, o);
   EXPECT_FALSE(lone.reported);
   EXPECT_EQ(lone.reason, "a class in fewer than 2 patients");
   EXPECT_TRUE(summarize_metrics({1, 1, 0, 0, 0}, {0.9, 0.8, 0.1, 0.2, 0.3}, {1, 5, 2, 3, 4}, o).reported);

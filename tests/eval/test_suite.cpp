@@ -60,11 +60,13 @@ TEST(Suite, WrongTypeAndRangeAreErrors) {
   std::string yaml = kValid;
   yaml.replace(yaml.find("offset_hours: 24"), 16, "offset_hours: soon");
   EXPECT_NE(error_of(yaml).find("suite.yaml:4:"), std::string::npos);
-  EXPECT_NE(error_of(yaml).find("tasks[0].predict_at.offset_hours: expected a number, got 'soon'"), std::string::npos)
+  EXPECT_NE(error_of(yaml).find("tasks[0].predict_at.offset_hours: expected a number, got 'soon'"),
+            std::string::npos)
       << error_of(yaml);
   yaml = kValid;
   yaml.replace(yaml.find("horizon_days: 7"), 15, "horizon_days: -7");
-  EXPECT_NE(error_of(yaml).find("tasks[1].label.horizon_days: -7 is out of range"), std::string::npos) << error_of(yaml);
+  EXPECT_NE(error_of(yaml).find("tasks[1].label.horizon_days: -7 is out of range"), std::string::npos)
+      << error_of(yaml);
   yaml = kValid;
   yaml.replace(yaml.find("kind: event_within"), 18, "kind: event_whithin");
   EXPECT_NE(error_of(yaml).find("did you mean 'event_within'"), std::string::npos) << error_of(yaml);
@@ -93,7 +95,8 @@ TEST(Suite, MissingFileIsAnInputError) {
 
 TEST(Suite, UnknownCodePrefixNamesFileLineAndKey) {
   CodeStats stats;
-  for (int i = 0; i < 3; ++i) stats.add_patient({"MEDS_DEATH", "HOSPITAL_ADMISSION//EMERGENCY", "HOSPITAL_DISCHARGE//HOME"});
+  for (int i = 0; i < 3; ++i)
+    stats.add_patient({"MEDS_DEATH", "HOSPITAL_ADMISSION//EMERGENCY", "HOSPITAL_DISCHARGE//HOME"});
   const Vocabulary vocab = Vocabulary::build(
       stats, {"MEDS_DEATH", "HOSPITAL_ADMISSION//EMERGENCY", "HOSPITAL_DISCHARGE//HOME"}, 1, 4);
   SuiteSpec s = parse_suite(kValid, "suite.yaml");
@@ -101,7 +104,9 @@ TEST(Suite, UnknownCodePrefixNamesFileLineAndKey) {
   EXPECT_EQ(admit[size_t(vocab.find("HOSPITAL_ADMISSION//EMERGENCY"))], 1);
   EXPECT_EQ(admit[size_t(vocab.find("MEDS_DEATH"))], 0);
   s.tasks[1].label_codes.prefixes = {"HOSPITAL_DISCHARG", "ICD9_ONLY"};  // one alternative absent: a warning
-  EXPECT_EQ(resolve_codes(s.tasks[1].label_codes, vocab, s.file)[size_t(vocab.find("HOSPITAL_DISCHARGE//HOME"))], 1);
+  EXPECT_EQ(
+      resolve_codes(s.tasks[1].label_codes, vocab, s.file)[size_t(vocab.find("HOSPITAL_DISCHARGE//HOME"))],
+      1);
   s.tasks[1].label_codes.prefixes = {"HOSPTAL_DISCHARGE//HOME"};
   try {
     resolve_codes(s.tasks[1].label_codes, vocab, s.file);

@@ -99,13 +99,15 @@ TEST(CheckpointLayout, ResumeModesPickTheNewestValidCheckpoint) {
   const ResumeChoice choice = choose_checkpoint(run, "auto");
   EXPECT_EQ(fs::path(choice.dir).filename(), "step-00000004");
   ASSERT_EQ(choice.warnings.size(), 1u);
-  EXPECT_NE(choice.warnings[0].find("step-00000008 is damaged (model.pt: checksum mismatch"), std::string::npos);
+  EXPECT_NE(choice.warnings[0].find("step-00000008 is damaged (model.pt: checksum mismatch"),
+            std::string::npos);
 
   try {
     choose_checkpoint(run, run + "/checkpoints/step-00000008");
     FAIL() << "a damaged explicit checkpoint was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("the checkpoint is damaged: model.pt: checksum mismatch"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("the checkpoint is damaged: model.pt: checksum mismatch"),
+              std::string::npos);
   }
   EXPECT_THROW(choose_checkpoint(run, dir / "nowhere"), InputError);
 
@@ -166,12 +168,12 @@ TEST_P(ExactResume, ResumedRunIsBitwiseTheUninterruptedRun) {
   prep.data.min_patients_per_code = 5;
   run_prep(prep);
   auto config = [&](const std::string& out) {
-    return resolve_config("", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + out, "run.threads=1",
-                               "model.preset=tiny", "model.n_layers=1", "data.seq_len=32", "train.max_steps=12",
-                               "train.global_batch_size=4", "train.micro_batch_size=2", "optim.lr=3e-3",
-                               "optim.warmup_steps=3", "train.eval_every=0", "train.peak_tflops=1",
-                               "checkpoint.every=6", fmt::format("checkpoint.async={}", async),
-                               "model.dropout=0.1"});  // dropout: the generator state matters
+    return resolve_config(
+        "", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + out, "run.threads=1", "model.preset=tiny",
+             "model.n_layers=1", "data.seq_len=32", "train.max_steps=12", "train.global_batch_size=4",
+             "train.micro_batch_size=2", "optim.lr=3e-3", "optim.warmup_steps=3", "train.eval_every=0",
+             "train.peak_tflops=1", "checkpoint.every=6", fmt::format("checkpoint.async={}", async),
+             "model.dropout=0.1"});  // dropout: the generator state matters
   };
   Trainer full(config(dir / "full"));
   full.run();

@@ -16,7 +16,8 @@ namespace {
 
 struct DigestContext {
   DigestContext() : ctx(EVP_MD_CTX_new()) {
-    CLINFM_CHECK(ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1, "OpenSSL SHA-256 init failed");
+    CLINFM_CHECK(ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1,
+                 "OpenSSL SHA-256 init failed");
   }
   ~DigestContext() { EVP_MD_CTX_free(ctx); }
   void update(const void* data, size_t size) {

@@ -34,11 +34,12 @@ nlohmann::json CheckpointMeta::to_json() const {
 CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::string& source) {
   try {
     if (j.at("format").get<std::string>() != kCheckpointFormat)
-      throw InputError(fmt::format("{}: not a clinfm checkpoint (format '{}')", source, j.at("format").dump()));
+      throw InputError(
+          fmt::format("{}: not a clinfm checkpoint (format '{}')", source, j.at("format").dump()));
     const int version = j.at("version").get<int>();
     if (version != kCheckpointVersion) {
-      throw InputError(fmt::format("{}: checkpoint version {} is not supported (this clinfm reads {})", source,
-                                   version, kCheckpointVersion),
+      throw InputError(fmt::format("{}: checkpoint version {} is not supported (this clinfm reads {})",
+                                   source, version, kCheckpointVersion),
                        "resume it with the clinfm version that wrote it (state.json: clinfm_version)");
     }
     CheckpointMeta m;
@@ -61,7 +62,9 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
   }
 }
 
-std::string checkpoints_dir(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoints").string(); }
+std::string checkpoints_dir(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints").string();
+}
 
 std::string checkpoint_name(int64_t step) { return fmt::format("step-{:08d}", step); }
 
@@ -75,7 +78,9 @@ int64_t parse_checkpoint_name(const std::string& name) {
   return step;
 }
 
-std::string rank_file(const std::string& stem, int rank) { return fmt::format("{}-rank-{:05d}.pt", stem, rank); }
+std::string rank_file(const std::string& stem, int rank) {
+  return fmt::format("{}-rank-{:05d}.pt", stem, rank);
+}
 
 std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   std::vector<std::pair<int64_t, std::string>> found;
@@ -96,7 +101,8 @@ std::string verify_checkpoint(const std::string& dir) {
   const fs::path root(dir);
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return "not a folder";
-  if (!fs::exists(root / kChecksumFile, ec)) return std::string(kChecksumFile) + " is missing (incomplete checkpoint)";
+  if (!fs::exists(root / kChecksumFile, ec))
+    return std::string(kChecksumFile) + " is missing (incomplete checkpoint)";
   std::string listing;
   try {
     listing = read_file((root / kChecksumFile).string());
@@ -114,7 +120,8 @@ std::string verify_checkpoint(const std::string& dir) {
     if (line.size() < 67 || line[64] != ' ' || line[65] != ' ')
       return fmt::format("{} line {} is malformed", kChecksumFile, line_no);
     const std::string expected = line.substr(0, 64), name = line.substr(66);
-    if (name.find('/') != std::string::npos) return fmt::format("{} names a path outside the checkpoint", kChecksumFile);
+    if (name.find('/') != std::string::npos)
+      return fmt::format("{} names a path outside the checkpoint", kChecksumFile);
     if (!fs::exists(root / name, ec)) return name + " is missing";
     std::string actual;
     try {
@@ -158,8 +165,8 @@ ResumeChoice newest_valid(const std::string& run_dir, bool required, const std::
   }
   if (!all.empty()) {
     throw InputError(
-        fmt::format("--resume {}: every checkpoint under {} is damaged:\n  {}", mode, checkpoints_dir(run_dir),
-                    fmt::join(choice.warnings, "\n  ")),
+        fmt::format("--resume {}: every checkpoint under {} is damaged:\n  {}", mode,
+                    checkpoints_dir(run_dir), fmt::join(choice.warnings, "\n  ")),
         "move the damaged checkpoints away to start fresh (--resume none), or restore them from a copy");
   }
   if (required) {
@@ -184,9 +191,10 @@ ResumeChoice choose_checkpoint(const std::string& run_dir, const std::string& mo
   }
   const std::string problem = verify_checkpoint(mode);
   if (!problem.empty()) {
-    throw InputError(fmt::format("--resume {}: the checkpoint is damaged: {}", mode, problem),
-                     "pick an earlier checkpoint of the run (ls RUN/checkpoints) or --resume auto, which skips "
-                     "damaged ones");
+    throw InputError(
+        fmt::format("--resume {}: the checkpoint is damaged: {}", mode, problem),
+        "pick an earlier checkpoint of the run (ls RUN/checkpoints) or --resume auto, which skips "
+        "damaged ones");
   }
   return {mode, {}};
 }

@@ -26,10 +26,10 @@ inline constexpr const char* kChecksumFile = "checksums.sha256";
 
 // What state.json holds besides the tensors.
 struct CheckpointMeta {
-  int64_t step = 0;              // steps completed; the resumed run's next step has this 0-based index
-  int64_t consumed_samples = 0;  // step x global batch
-  int64_t optimizer_updates = 0; // AdamW updates applied (skipped NaN steps excluded)
-  int64_t skipped_steps = 0;     // NaN/Inf steps skipped so far
+  int64_t step = 0;               // steps completed; the resumed run's next step has this 0-based index
+  int64_t consumed_samples = 0;   // step x global batch
+  int64_t optimizer_updates = 0;  // AdamW updates applied (skipped NaN steps excluded)
+  int64_t skipped_steps = 0;      // NaN/Inf steps skipped so far
   int64_t consecutive_bad_steps = 0;
   int64_t world_size = 1;
   bool zero1 = false;

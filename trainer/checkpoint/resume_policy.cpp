@@ -10,12 +10,11 @@ namespace clinfm {
 
 const std::vector<std::string>& resumable_keys() {
   static const std::vector<std::string> keys = {
-      "run.name",           "run.out_dir",        "run.threads",        "data.dataset",
-      "data.prefetch_batches", "train.max_steps", "train.micro_batch_size", "train.eval_every",
-      "train.eval_batches", "train.max_consecutive_bad_steps", "train.peak_tflops", "optim.",
-      "dist.backend",       "dist.bucket_mb",     "dist.overlap",       "dist.checksum_every",
-      "dist.timeout_s",     "dist.zero1",         "checkpoint.",        "log.",
-      "eval.",              // evaluation suites read these, training does not
+      "run.name", "run.out_dir", "run.threads", "data.dataset", "data.prefetch_batches", "train.max_steps",
+      "train.micro_batch_size", "train.eval_every", "train.eval_batches", "train.max_consecutive_bad_steps",
+      "train.peak_tflops", "optim.", "dist.backend", "dist.bucket_mb", "dist.overlap", "dist.checksum_every",
+      "dist.timeout_s", "dist.zero1", "checkpoint.", "log.",
+      "eval.",  // evaluation suites read these, training does not
       // prep-only keys: the data set is compared by its hashes
       "data.salt_file", "data.min_patients_per_code", "data.max_age_years", "data.value_bins",
       "data.split_tuning", "data.split_held_out", "data.shard_patients"};
@@ -50,8 +49,8 @@ void check_resume_compatible(const Config& checkpoint, const Config& current, co
   }
   if (count == 0) return;
   throw InputError(
-      fmt::format("cannot resume from {}: {} config key(s) differ in a way that would change the run:{}", source,
-                  count, refused),
+      fmt::format("cannot resume from {}: {} config key(s) differ in a way that would change the run:{}",
+                  source, count, refused),
       "resume with the checkpoint's values (its config.yaml), or start a new run in another run.out_dir; "
       "keys that may change on resume are listed in docs/checkpoints.md");
 }

@@ -97,7 +97,8 @@ OptimizerRange read_optimizer_range(const std::vector<std::string>& files, int64
                        "resume with the model config the checkpoint was written with");
     }
     if (first) out.updates = r.updates;
-    if (r.updates != out.updates) throw InputError(fmt::format("{}: optimizer shards disagree on the step count", checkpoint));
+    if (r.updates != out.updates)
+      throw InputError(fmt::format("{}: optimizer shards disagree on the step count", checkpoint));
     first = false;
     const int64_t lo = std::max(begin, r.begin), hi = std::min(end, r.end);
     if (lo >= hi) continue;
@@ -106,8 +107,8 @@ OptimizerRange read_optimizer_range(const std::vector<std::string>& files, int64
     covered += hi - lo;
   }
   if (covered != end - begin) {
-    throw InputError(fmt::format("{}: the optimizer state files cover {} of the {} elements needed", checkpoint,
-                                 covered, end - begin),
+    throw InputError(fmt::format("{}: the optimizer state files cover {} of the {} elements needed",
+                                 checkpoint, covered, end - begin),
                      "a shard file of the checkpoint is missing");
   }
   return out;

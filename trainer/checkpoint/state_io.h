@@ -18,9 +18,9 @@ namespace clinfm {
 
 struct OptimizerRange {
   int64_t begin = 0, end = 0, total = 0;
-  int64_t updates = 0;              // AdamW updates applied so far (bias correction)
-  std::vector<std::string> names;   // every trainable parameter, optimizer order
-  std::vector<int64_t> numels;      // their sizes
+  int64_t updates = 0;                // AdamW updates applied so far (bias correction)
+  std::vector<std::string> names;     // every trainable parameter, optimizer order
+  std::vector<int64_t> numels;        // their sizes
   torch::Tensor exp_avg, exp_avg_sq;  // [end - begin] float32, owned copies
 };
 

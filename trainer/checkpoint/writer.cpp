@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <algorithm>
 
 #include "common/check.h"
 #include "common/error.h"
@@ -47,7 +47,8 @@ CheckpointWriter::~CheckpointWriter() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CheckpointWriter::write_part(const std::string& dir, int64_t step, const std::vector<CheckpointFile>& files) {
+void CheckpointWriter::write_part(const std::string& dir, int64_t step,
+                                  const std::vector<CheckpointFile>& files) {
   const auto started = std::chrono::steady_clock::now();
   try {
     std::string listing;
@@ -69,7 +70,8 @@ void CheckpointWriter::write_part(const std::string& dir, int64_t step, const st
     error_ = e.what();
     if (error_.empty()) error_ = "unknown error";
   }
-  last_write_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  last_write_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
 void CheckpointWriter::save(int64_t step, std::vector<CheckpointFile> files) {
@@ -125,14 +127,15 @@ void CheckpointWriter::publish() {
   const int64_t failed = agree_sum(comm_, error_.empty() ? 0 : 1);
   const std::string final_dir = (fs::path(checkpoints_dir(run_dir_)) / checkpoint_name(step)).string();
   const std::string hint =
-      "free disk space or fix the run folder's file system; the previous checkpoint is intact and still `latest`";
+      "free disk space or fix the run folder's file system; the previous checkpoint is intact and still "
+      "`latest`";
   if (failed > 0) {
     if (rank_ == 0) {
       std::error_code ec;
       fs::remove_all(tmp, ec);
     }
-    throw Error(fmt::format("checkpoint of step {} could not be written ({} of the ranks failed){}", step, failed,
-                            error_.empty() ? std::string() : ": " + error_),
+    throw Error(fmt::format("checkpoint of step {} could not be written ({} of the ranks failed){}", step,
+                            failed, error_.empty() ? std::string() : ": " + error_),
                 hint);
   }
   std::string publish_error;
@@ -153,7 +156,8 @@ void CheckpointWriter::publish() {
       if (fs::exists(final_dir, ec)) fs::remove_all(final_dir);  // a damaged copy of the same step
       fs::rename(tmp, final_dir);
       fsync_directory(checkpoints_dir(run_dir_));
-      write_file_atomic((fs::path(checkpoints_dir(run_dir_)) / "latest").string(), checkpoint_name(step) + "\n");
+      write_file_atomic((fs::path(checkpoints_dir(run_dir_)) / "latest").string(),
+                        checkpoint_name(step) + "\n");
       apply_retention();
     } catch (const std::exception& e) {
       publish_error = e.what();
