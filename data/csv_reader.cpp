@@ -79,7 +79,42 @@ bool CsvReader::fill() {
   return true;
 }
 
+// The common case: the next line holds no quote and no stray carriage return, so its fields are
+// views straight into the buffer (no copy). Returns false, consuming nothing, when the line
+// needs the general parser below.
+bool CsvReader::read_plain_line(std::vector<std::string_view>& fields) {
+  size_t scanned = 0;  // bytes after begin_ already searched for the newline
+  const char* newline = nullptr;
+  for (;;) {
+    newline = static_cast<const char*>(
+        std::memchr(buffer_.data() + begin_ + scanned, '\n', end_ - begin_ - scanned));
+    if (newline) break;
+    scanned = end_ - begin_;
+    if (!fill()) break;  // the last line has no newline
+  }
+  if (begin_ == end_) return false;  // end of file: the general parser reports it
+  const char* line = buffer_.data() + begin_;
+  size_t length = newline ? static_cast<size_t>(newline - line) : end_ - begin_;
+  if (length > 0 && line[length - 1] == '\r') --length;
+  if (std::memchr(line, '"', length) || std::memchr(line, '\r', length)) return false;
+  record_line_ = line_;
+  fields.clear();
+  const char* const stop = line + length;
+  const char* start = line;
+  for (;;) {
+    const char* comma = static_cast<const char*>(std::memchr(start, ',', static_cast<size_t>(stop - start)));
+    if (!comma) break;
+    fields.emplace_back(start, static_cast<size_t>(comma - start));
+    start = comma + 1;
+  }
+  fields.emplace_back(start, static_cast<size_t>(stop - start));
+  begin_ = newline ? static_cast<size_t>(newline - buffer_.data()) + 1 : end_;
+  if (newline) ++line_;
+  return true;
+}
+
 bool CsvReader::read_record(std::vector<std::string_view>& fields) {
+  if (read_plain_line(fields)) return true;
   record_.clear();
   field_ends_.clear();
   record_line_ = line_;
@@ -151,6 +186,15 @@ bool CsvReader::next(std::vector<std::string_view>& fields) {
 
 bool parse_double(std::string_view text, double* out) {
   if (text.empty()) return false;
+  // Fast path: std::from_chars (exact, no locale); strtod below keeps accepting what it always
+  // did (a leading '+', leading spaces, hexadecimal floats).
+  double fast = 0;
+  const auto [end_fast, ec] = std::from_chars(text.data(), text.data() + text.size(), fast);
+  if (ec == std::errc() && end_fast == text.data() + text.size()) {
+    if (!std::isfinite(fast)) return false;
+    *out = fast;
+    return true;
+  }
   char buffer[64];
   if (text.size() >= sizeof(buffer)) return false;
   std::memcpy(buffer, text.data(), text.size());

@@ -47,6 +47,7 @@ class CsvReader {
  private:
   bool fill();
   bool read_record(std::vector<std::string_view>& fields);
+  bool read_plain_line(std::vector<std::string_view>& fields);
 
   std::string path_;
   gzFile file_ = nullptr;

@@ -50,13 +50,15 @@ int64_t read_int_attribute(hid_t object, const std::string& name) {
   return value;
 }
 
-Id create_extendible(hid_t parent, const std::string& name, hid_t type, hsize_t chunk) {
+Id create_extendible(hid_t parent, const std::string& name, hid_t type, hsize_t chunk, bool compress) {
   const hsize_t initial = 0, maximum = H5S_UNLIMITED;
   Id space(H5_CHECK(H5Screate_simple(1, &initial, &maximum)));
   Id properties(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
   H5_CHECK(H5Pset_chunk(properties, 1, &chunk));
-  H5_CHECK(H5Pset_shuffle(properties));
-  H5_CHECK(H5Pset_deflate(properties, 1));
+  if (compress) {
+    H5_CHECK(H5Pset_shuffle(properties));
+    H5_CHECK(H5Pset_deflate(properties, 1));
+  }
   return Id(H5_CHECK(H5Dcreate2(parent, name.c_str(), type, space, H5P_DEFAULT, properties, H5P_DEFAULT)));
 }
 

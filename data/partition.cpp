@@ -40,11 +40,11 @@ uint64_t PartitionWriter::key_of(std::string_view subject_id) {
 }
 
 uint32_t PartitionWriter::intern(std::string_view code) {
-  const auto it = code_ids_.find(std::string(code));
+  const auto it = code_ids_.find(code);
   if (it != code_ids_.end()) return it->second;
   const uint32_t id = static_cast<uint32_t>(codes_.size());
   codes_.emplace_back(code);
-  code_ids_.emplace(codes_.back(), id);
+  code_ids_.emplace(code_storage_.emplace_back(code), id);
   return id;
 }
 

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -62,7 +64,8 @@ class PartitionWriter : public EventSink {
   std::unordered_map<std::string, uint64_t> keys_;  // raw id -> key; memory only, never written
   std::string last_subject_;
   uint64_t last_key_ = 0;
-  std::unordered_map<std::string, uint32_t> code_ids_;
+  std::deque<std::string> code_storage_;                     // stable addresses for the views below
+  std::unordered_map<std::string_view, uint32_t> code_ids_;  // lookups without allocating
   std::vector<std::string> codes_;
   int64_t records_ = 0;
   std::function<void(int64_t)> progress_;

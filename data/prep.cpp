@@ -88,14 +88,17 @@ std::string file_sha256(const std::string& path) {
 // Rolls shard files of one split: a new file every `shard_patients` patients.
 class SplitShards {
  public:
-  SplitShards(fs::path dir, std::string split, int64_t shard_patients)
-      : dir_(std::move(dir)), split_(std::move(split)), shard_patients_(shard_patients) {}
+  SplitShards(fs::path dir, std::string split, int64_t shard_patients, ShardCompression compression)
+      : dir_(std::move(dir)),
+        split_(std::move(split)),
+        shard_patients_(shard_patients),
+        compression_(compression) {}
   void append(const PatientTimeline& patient) {
     if (!writer_ || writer_->patients() >= shard_patients_) close_current();
     if (!writer_) {
       const std::string name = fmt::format("shard-{:05d}.h5", files_.size());
-      writer_ =
-          std::make_unique<ShardWriter>((dir_ / name).string(), split_, static_cast<int64_t>(files_.size()));
+      writer_ = std::make_unique<ShardWriter>((dir_ / name).string(), split_,
+                                              static_cast<int64_t>(files_.size()), compression_);
     }
     writer_->append(patient);
   }
@@ -115,6 +118,7 @@ class SplitShards {
   fs::path dir_;
   std::string split_;
   int64_t shard_patients_;
+  ShardCompression compression_;
   std::unique_ptr<ShardWriter> writer_;
   std::vector<File> files_;
 };
@@ -137,6 +141,7 @@ PrepSummary run_prep(const PrepOptions& o) {
   if (!fs::is_directory(output.parent_path(), ec)) {
     throw InputError(fmt::format("the folder of --output '{}' does not exist", o.output), "create it first");
   }
+  const ShardCompression compression = parse_shard_compression(o.data.shard_compression);
   const Salt salt = load_or_create_salt(o.data.salt_file, output.string());
   const fs::path temp = output.string() + fmt::format(".tmp-{}", ::getpid());
   fs::remove_all(temp, ec);
@@ -162,7 +167,9 @@ PrepSummary run_prep(const PrepOptions& o) {
   CodeStats stats;
   TimelineCounts counts;
   Progress stats_progress("prep: vocabulary", "partitions", partitions.partitions());
-  std::vector<std::string_view> patient_codes;
+  std::vector<uint32_t> stats_id(partitions.codes().size());
+  for (size_t c = 0; c < stats_id.size(); ++c) stats_id[c] = stats.id(partitions.codes()[c]);
+  std::vector<uint32_t> patient_codes;
   for (int i = 0; i < partitions.partitions(); ++i) {
     check_interrupted();
     auto records = read_partition(partitions.partition_path(i));
@@ -170,10 +177,10 @@ PrepSummary run_prep(const PrepOptions& o) {
       if (p.split != Split::kTrain) continue;
       patient_codes.clear();
       for (const auto& e : p.events) {
-        patient_codes.push_back(partitions.codes()[e.code]);
-        stats.add_value(partitions.codes()[e.code], e.value);
+        patient_codes.push_back(stats_id[e.code]);
+        stats.add_value_id(stats_id[e.code], e.value);
       }
-      stats.add_patient(patient_codes);
+      stats.add_patient_ids(patient_codes);
     }
     stats_progress.update(i + 1);
   }
@@ -196,7 +203,7 @@ PrepSummary run_prep(const PrepOptions& o) {
   std::vector<SplitShards> shards;
   for (const auto& name : split_names) {
     fs::create_directories(temp / name);
-    shards.emplace_back(temp / name, name, o.data.shard_patients);
+    shards.emplace_back(temp / name, name, o.data.shard_patients, compression);
   }
   int64_t events_to_parent = 0, events_to_unk = 0;
   Progress shard_progress("prep: write shards", "partitions", partitions.partitions());
@@ -315,6 +322,7 @@ PrepSummary run_prep(const PrepOptions& o) {
                                {"size", vocab.size()},
                                {"value_bins", o.data.value_bins},
                                {"sha256", sha256_hex(vocab_text)}}},
+                             {"shard_compression", o.data.shard_compression},
                              {"shards", shard_list}};
   write_file_atomic((temp / "manifest.json").string(), manifest.dump(1) + "\n");
   write_file_atomic((temp / "audit.json").string(), audit.to_json().dump(1) + "\n");

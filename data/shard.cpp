@@ -20,7 +20,16 @@ constexpr size_t kKeyBytes = 16;
 
 }  // namespace
 
-ShardWriter::ShardWriter(const std::string& path, const std::string& split, int64_t shard_index)
+ShardCompression parse_shard_compression(const std::string& name) {
+  if (name == "integers") return ShardCompression::kIntegers;
+  if (name == "all") return ShardCompression::kAll;
+  if (name == "none") return ShardCompression::kNone;
+  throw InputError(fmt::format("data.shard_compression '{}' is not known", name),
+                   "use integers, all or none");
+}
+
+ShardWriter::ShardWriter(const std::string& path, const std::string& split, int64_t shard_index,
+                         ShardCompression compression)
     : path_(path) {
   silence_hdf5_errors();
   file_ = h5::Id(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT)));
@@ -29,10 +38,12 @@ ShardWriter::ShardWriter(const std::string& path, const std::string& split, int6
   h5::write_attribute(file_, "split", split);
   h5::write_attribute(file_, "shard_index", shard_index);
   h5::Id events(H5_CHECK(H5Gcreate2(file_, "events", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
-  token_set_ = h5::create_extendible(events, "token", H5T_STD_I32LE, kEventChunk);
-  age_set_ = h5::create_extendible(events, "age_days", H5T_IEEE_F64LE, kEventChunk);
-  value_set_ = h5::create_extendible(events, "value", H5T_IEEE_F32LE, kEventChunk);
-  bin_set_ = h5::create_extendible(events, "value_bin", H5T_STD_U8LE, kEventChunk);
+  const bool integers = compression != ShardCompression::kNone;
+  const bool floats = compression == ShardCompression::kAll;
+  token_set_ = h5::create_extendible(events, "token", H5T_STD_I32LE, kEventChunk, integers);
+  age_set_ = h5::create_extendible(events, "age_days", H5T_IEEE_F64LE, kEventChunk, floats);
+  value_set_ = h5::create_extendible(events, "value", H5T_IEEE_F32LE, kEventChunk, floats);
+  bin_set_ = h5::create_extendible(events, "value_bin", H5T_STD_U8LE, kEventChunk, integers);
 }
 
 ShardWriter::~ShardWriter() = default;  // an unclosed shard is an aborted prep: its folder is removed

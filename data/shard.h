@@ -42,9 +42,16 @@ struct PatientTimeline {
   size_t size() const { return tokens.size(); }
 };
 
+// Which event columns are shuffle+deflate compressed (data.shard_compression). Deflating the
+// float columns (ages, values) saves ~45% of the data set and costs ~1.7x prep time.
+enum class ShardCompression { kIntegers, kAll, kNone };
+// "integers" | "all" | "none"; InputError otherwise.
+ShardCompression parse_shard_compression(const std::string& name);
+
 class ShardWriter {
  public:
-  ShardWriter(const std::string& path, const std::string& split, int64_t shard_index);
+  ShardWriter(const std::string& path, const std::string& split, int64_t shard_index,
+              ShardCompression compression = ShardCompression::kIntegers);
   ~ShardWriter();
   void append(const PatientTimeline& patient);
   // Writes the patient arrays and attributes and closes the file.

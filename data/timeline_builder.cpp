@@ -6,17 +6,74 @@
 
 namespace clinfm {
 
+namespace {
+
+int kind_rank(RecordKind kind) {
+  return kind == RecordKind::kBirth ? 0 : kind == RecordKind::kStatic ? 1 : 2;
+}
+
+// Within one patient: births first, then statics, then events by time.
+bool before_within_patient(const PartitionRecord& a, const PartitionRecord& b) {
+  const int rank_a = kind_rank(a.kind), rank_b = kind_rank(b.kind);
+  if (rank_a != rank_b) return rank_a < rank_b;
+  return rank_a == 2 && a.time_s < b.time_s;
+}
+
+bool before(const PartitionRecord& a, const PartitionRecord& b) {
+  return a.key != b.key ? a.key < b.key : before_within_patient(a, b);
+}
+
+// The same order as std::stable_sort(records, before), in O(n) when each patient's records are
+// one contiguous run already in time order (exports grouped by subject): the runs are ordered
+// by key and only unsorted runs are sorted. Any other layout takes the general stable sort.
+void order_records(std::vector<PartitionRecord>& records) {
+  struct Run {
+    uint64_t key;
+    size_t begin, end;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < records.size();) {
+    size_t j = i + 1;
+    while (j < records.size() && records[j].key == records[i].key) ++j;
+    runs.push_back({records[i].key, i, j});
+    i = j;
+  }
+  const auto by_key = [](const Run& a, const Run& b) { return a.key < b.key; };
+  bool in_order = std::is_sorted(runs.begin(), runs.end(), by_key);
+  if (!in_order) std::sort(runs.begin(), runs.end(), by_key);
+  for (size_t r = 1; r < runs.size(); ++r) {
+    if (runs[r].key == runs[r - 1].key) {  // a patient in several runs
+      std::stable_sort(records.begin(), records.end(), before);
+      return;
+    }
+  }
+  if (!in_order) {
+    std::vector<PartitionRecord> ordered;
+    ordered.reserve(records.size());
+    for (const Run& run : runs)
+      ordered.insert(ordered.end(), records.begin() + run.begin, records.begin() + run.end);
+    records.swap(ordered);
+    size_t at = 0;
+    for (Run& run : runs) {
+      run.end = at + (run.end - run.begin);
+      run.begin = at;
+      at = run.end;
+    }
+  }
+  for (const Run& run : runs) {
+    const auto first = records.begin() + run.begin, last = records.begin() + run.end;
+    if (!std::is_sorted(first, last, before_within_patient))
+      std::stable_sort(first, last, before_within_patient);
+  }
+}
+
+}  // namespace
+
 std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& records,
                                             const std::vector<std::string>& codes, const TimelineRules& rules,
                                             TimelineCounts* counts) {
   // Births first, then statics, then events by time; ties keep the export's order (stable).
-  std::stable_sort(records.begin(), records.end(), [](const PartitionRecord& a, const PartitionRecord& b) {
-    if (a.key != b.key) return a.key < b.key;
-    const int rank_a = a.kind == RecordKind::kBirth ? 0 : a.kind == RecordKind::kStatic ? 1 : 2;
-    const int rank_b = b.kind == RecordKind::kBirth ? 0 : b.kind == RecordKind::kStatic ? 1 : 2;
-    if (rank_a != rank_b) return rank_a < rank_b;
-    return rank_a == 2 && a.time_s < b.time_s;
-  });
+  order_records(records);
   const double top_age_days = rules.max_age_years * kDaysPerYear;
   const double top_coded_days = (rules.max_age_years + 1.0) * kDaysPerYear;
   std::vector<GroupedPatient> patients;

@@ -37,26 +37,50 @@ std::vector<float> quantile_edges(std::vector<float> values, int bins) {
 
 }  // namespace
 
-void CodeStats::add_patient(const std::vector<std::string_view>& codes) {
-  std::set<std::string> distinct;
-  for (const auto code : codes) {
-    ++events_[std::string(code)];
-    std::string current(code);
-    while (distinct.insert(current).second) {
-      const auto parent = parent_code(current);
-      if (!parent) break;
-      current = *parent;
-    }
+uint32_t CodeStats::id(std::string_view code) {
+  const auto it = ids_.find(code);
+  if (it != ids_.end()) return it->second;
+  const auto parent = parent_code(code);
+  const int64_t parent_id = parent ? int64_t(id(*parent)) : -1;  // ancestors first (recursion)
+  const uint32_t id = static_cast<uint32_t>(names_.size());
+  ids_.emplace(names_.emplace_back(code), id);
+  chain_.push_back({id});
+  if (parent_id >= 0) {
+    const auto& ancestors = chain_[size_t(parent_id)];
+    chain_.back().insert(chain_.back().end(), ancestors.begin(), ancestors.end());
   }
-  for (const auto& code : distinct) ++patients_[code];
+  patients_.push_back(0);
+  events_.push_back(0);
+  values_.emplace_back();
+  reservoirs_.push_back({0, std::hash<std::string>{}(names_.back())});
+  last_patient_.push_back(0);
+  return id;
 }
 
-void CodeStats::add_value(std::string_view code, float value) {
+void CodeStats::add_patient(const std::vector<std::string_view>& codes) {
+  std::vector<uint32_t> ids;
+  ids.reserve(codes.size());
+  for (const auto code : codes) ids.push_back(id(code));
+  add_patient_ids(ids);
+}
+
+void CodeStats::add_patient_ids(const std::vector<uint32_t>& ids) {
+  const uint64_t patient = ++patient_serial_;
+  for (const uint32_t code : ids) {
+    ++events_[code];
+    // A code's ancestors are counted once per patient; once one is counted, so are the rest.
+    for (const uint32_t node : chain_[code]) {
+      if (last_patient_[node] == patient) break;
+      last_patient_[node] = patient;
+      ++patients_[node];
+    }
+  }
+}
+
+void CodeStats::add_value_id(uint32_t id, float value) {
   if (std::isnan(value)) return;
-  const std::string key(code);
-  auto& sample = values_[key];
-  auto& reservoir = reservoirs_[key];
-  if (reservoir.seen == 0) reservoir.state = std::hash<std::string>{}(key);
+  auto& sample = values_[id];
+  auto& reservoir = reservoirs_[id];
   ++reservoir.seen;
   if (sample.size() < kValueSampleSize) {
     sample.push_back(value);
@@ -66,9 +90,24 @@ void CodeStats::add_value(std::string_view code, float value) {
   }
 }
 
+int64_t CodeStats::find(std::string_view code) const {
+  const auto it = ids_.find(code);
+  return it == ids_.end() ? -1 : int64_t(it->second);
+}
+
 int64_t CodeStats::patients_with(std::string_view code) const {
-  const auto it = patients_.find(std::string(code));
-  return it == patients_.end() ? 0 : it->second;
+  const int64_t i = find(code);
+  return i < 0 ? 0 : patients_[size_t(i)];
+}
+
+int64_t CodeStats::events_of(std::string_view code) const {
+  const int64_t i = find(code);
+  return i < 0 ? 0 : events_[size_t(i)];
+}
+
+const std::vector<float>* CodeStats::value_sample(std::string_view code) const {
+  const int64_t i = find(code);
+  return i < 0 || values_[size_t(i)].empty() ? nullptr : &values_[size_t(i)];
 }
 
 Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::string>& all_codes,
@@ -112,12 +151,11 @@ Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::stri
   for (const auto& [code, token_code] : target) {
     const int32_t id = token_code.empty() ? kUnkToken : v.index_.at(token_code);
     v.mapping_[code] = id;
-    const auto events = stats.event_counts().find(code);
-    if (events != stats.event_counts().end()) v.tokens_[size_t(id)].train_events += events->second;
-    const auto sample = stats.value_samples().find(code);
-    if (sample != stats.value_samples().end() && id != kUnkToken) {
+    v.tokens_[size_t(id)].train_events += stats.events_of(code);
+    const std::vector<float>* sample = stats.value_sample(code);
+    if (sample && id != kUnkToken) {
       auto& merged = values_per_token[id];
-      merged.insert(merged.end(), sample->second.begin(), sample->second.end());
+      merged.insert(merged.end(), sample->begin(), sample->end());
     }
   }
   for (auto& [id, values] : values_per_token) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -17,29 +18,41 @@ inline constexpr int32_t kPadToken = 0;
 inline constexpr int32_t kUnkToken = 1;
 inline constexpr int kVocabSchemaVersion = 1;
 
-// What prep learns about codes from the training split.
+// What prep learns about codes from the training split. Codes are interned once (id()), so
+// prep's hot loop counts by integer id; the string calls are for tests and small inputs.
 class CodeStats {
  public:
+  // The id of a code (interned on first sight, with its ancestors; see parent_code).
+  uint32_t id(std::string_view code);
   // One training patient's codes (duplicates allowed): counts distinct patients per code and
-  // per ancestor code (see parent_code), events per code.
+  // per ancestor code, events per code.
   void add_patient(const std::vector<std::string_view>& codes);
+  void add_patient_ids(const std::vector<uint32_t>& ids);
   // A numeric value of a training event (kept in a bounded, deterministic sample per code).
-  void add_value(std::string_view code, float value);
+  void add_value(std::string_view code, float value) { add_value_id(id(code), value); }
+  void add_value_id(uint32_t id, float value);
 
   int64_t patients_with(std::string_view code) const;
-  const std::unordered_map<std::string, int64_t>& patient_counts() const { return patients_; }
-  const std::unordered_map<std::string, int64_t>& event_counts() const { return events_; }
-  const std::unordered_map<std::string, std::vector<float>>& value_samples() const { return values_; }
+  int64_t events_of(std::string_view code) const;
+  // The value sample of a code; nullptr when it has none.
+  const std::vector<float>* value_sample(std::string_view code) const;
 
  private:
   struct Reservoir {
     int64_t seen = 0;
     uint64_t state = 0;
   };
-  std::unordered_map<std::string, int64_t> patients_;  // codes and ancestors
-  std::unordered_map<std::string, int64_t> events_;    // codes only
-  std::unordered_map<std::string, std::vector<float>> values_;
-  std::unordered_map<std::string, Reservoir> reservoirs_;
+  int64_t find(std::string_view code) const;  // id or -1
+
+  std::deque<std::string> names_;                       // by id; stable addresses for ids_
+  std::unordered_map<std::string_view, uint32_t> ids_;  // code -> id
+  std::vector<std::vector<uint32_t>> chain_;            // by id: the id, then its ancestors' ids
+  std::vector<int64_t> patients_;                       // codes and ancestors
+  std::vector<int64_t> events_;                         // codes only
+  std::vector<std::vector<float>> values_;
+  std::vector<Reservoir> reservoirs_;
+  std::vector<uint64_t> last_patient_;  // by id: the patient that last counted it
+  uint64_t patient_serial_ = 0;
 };
 
 struct Token {

@@ -30,6 +30,7 @@ struct DataConfig {
   double split_tuning = 0.1;
   double split_held_out = 0.1;
   int64_t shard_patients = 50000;
+  std::string shard_compression = "integers";  // integers | all | none
 };
 
 struct ModelConfig {
@@ -66,7 +67,7 @@ struct TrainConfig {
   int64_t eval_batches = 20;
   int64_t max_consecutive_bad_steps = 5;
   std::vector<std::string> ignore_target_codes;  // codes never predicted (loss mask 0)
-  double peak_tflops = 0.0;                       // 0: measure the CPU's fp32 matmul peak
+  double peak_tflops = 0.0;                      // 0: measure the CPU's fp32 matmul peak
 };
 
 struct DistConfig {

@@ -94,6 +94,10 @@ Schema build_schema() {
   add(field("data", &Config::data, &DataConfig::shard_patients, "shard_patients",
             "prep: patients per shard file.")
           .at_least(1));
+  add(field("data", &Config::data, &DataConfig::shard_compression, "shard_compression",
+            "prep: which event columns are deflate-compressed. integers: token and value_bin (fast); "
+            "all: also age_days and value (~45% smaller data set, prep ~1.7x slower); none.")
+          .one_of({"integers", "all", "none"}));
 
   section("model", "The transformer: a named preset, any dimension of which can be overridden.");
   add(field("model", &Config::model, &ModelConfig::preset, "preset",

@@ -73,8 +73,9 @@ void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit
       }
       audit.count_dropped(table, reason);
     };
+    int64_t rows = 0, events = 0;  // counted here, added to the audit once per file
     while (reader.next(f)) {
-      audit.count_row(table);
+      ++rows;
       const std::string_view subject = f[subject_col], time = f[time_col], code = f[code_col];
       if (subject.empty()) {
         bad("empty subject_id", "empty subject_id");
@@ -90,7 +91,7 @@ void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit
           continue;
         }
         sink.add_static(subject, code);
-        audit.count_events(table);
+        ++events;
         continue;
       }
       int64_t seconds = 0;
@@ -108,8 +109,10 @@ void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit
       } else {
         sink.add_event(subject, seconds, code, value);
       }
-      audit.count_events(table);
+      ++events;
     }
+    audit.count_rows(table, rows);
+    audit.count_events(table, events);
     audit.count_bad_rows(table, reader.bad_rows());
   }
 }

@@ -3,7 +3,6 @@
 // after what it tests; each error test checks the file, 1-based line and column, the full key
 // path, the message and the hint, both in the ConfigProblem and in ConfigError::what().
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,8 +87,9 @@ void expect_file_problem(const Failure& f, size_t index, const std::string& file
   EXPECT_EQ(p.message, message) << p.render();
   EXPECT_EQ(p.hint, hint) << p.render();
   const std::string rendered = file_render(file, line, column, key, message, hint);
-  EXPECT_NE(f.what.find(rendered), std::string::npos) << "what():\n" << f.what << "\nexpected to contain:\n"
-                                                       << rendered;
+  EXPECT_NE(f.what.find(rendered), std::string::npos) << "what():\n"
+                                                      << f.what << "\nexpected to contain:\n"
+                                                      << rendered;
 }
 
 void expect_override_problem(const Failure& f, size_t index, const std::string& arg, const std::string& key,
@@ -107,8 +107,9 @@ void expect_override_problem(const Failure& f, size_t index, const std::string& 
   if (!key.empty()) rendered += key + ": ";
   rendered += message;
   if (!hint.empty()) rendered += "\n  hint: " + hint;
-  EXPECT_NE(f.what.find(rendered), std::string::npos) << "what():\n" << f.what << "\nexpected to contain:\n"
-                                                       << rendered;
+  EXPECT_NE(f.what.find(rendered), std::string::npos) << "what():\n"
+                                                      << f.what << "\nexpected to contain:\n"
+                                                      << rendered;
 }
 
 // A one-problem file: the count is checked, then the problem.
@@ -238,14 +239,16 @@ TEST(ConfigErrors, YesAndNumberForBool) {
   ASSERT_EQ(f.problems.size(), 2u) << problems_text(f);
   expect_file_problem(f, 0, cfg("type_bool.yaml"), 4, 12, "dist.overlap", "expected true or false, got 'yes'",
                       "");
-  expect_file_problem(f, 1, cfg("type_bool.yaml"), 5, 10, "dist.zero1", "expected true or false, got '1'", "");
+  expect_file_problem(f, 1, cfg("type_bool.yaml"), 5, 10, "dist.zero1", "expected true or false, got '1'",
+                      "");
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. Ranges and choices.
 
 TEST(ConfigErrors, DropoutOutOfRange) {
-  expect_single_file_problem("range_dropout.yaml", 4, 12, "model.dropout", "1.5 is out of range: must be [0, 1)",
+  expect_single_file_problem("range_dropout.yaml", 4, 12, "model.dropout",
+                             "1.5 is out of range: must be [0, 1)",
                              "Dropout probability on attention and MLP outputs.");
 }
 
@@ -452,9 +455,9 @@ TEST(ConfigOverrides, EmptyValueIsAnError) {
 }
 
 TEST(ConfigOverrides, ValueIsParsedAsYaml) {
-  const ResolvedConfig r =
-      resolve_config(cfg("good_minimal.yaml"), {"eval.subgroups=[sex]", "run.name=123", "optim.lr=1e-3",
-                                               "dist.zero1=true", "model.preset=small"});
+  const ResolvedConfig r = resolve_config(
+      cfg("good_minimal.yaml"),
+      {"eval.subgroups=[sex]", "run.name=123", "optim.lr=1e-3", "dist.zero1=true", "model.preset=small"});
   EXPECT_EQ(r.config.eval.subgroups, std::vector<std::string>{"sex"});
   EXPECT_EQ(r.config.run.name, "123");
   EXPECT_DOUBLE_EQ(r.config.optim.lr, 1e-3);
@@ -506,7 +509,8 @@ TEST(ConfigErrors, CrossFieldProblemFromOverrideNamesTheOverride) {
   const Failure f = fail_of(cfg("good_minimal.yaml"), {"train.micro_batch_size=7"});
   ASSERT_EQ(f.problems.size(), 1u) << problems_text(f);
   expect_override_problem(f, 0, "train.micro_batch_size=7", "train.micro_batch_size",
-                          "train.global_batch_size (32) must be a multiple of train.micro_batch_size (7)", "");
+                          "train.global_batch_size (32) must be a multiple of train.micro_batch_size (7)",
+                          "");
 }
 
 TEST(ConfigErrors, CrossFieldDModelDivisibleByHeads) {
@@ -518,8 +522,8 @@ TEST(ConfigErrors, CrossFieldDModelDivisibleByHeads) {
 
 // When the user set only one of the two keys of a cross-field rule, the problem must point at
 // the line the user wrote, not at a default that has no location.
-void expect_cross_field_at_user_line(const std::string& name, int line, int column, const std::string& user_key,
-                                     const std::string& message) {
+void expect_cross_field_at_user_line(const std::string& name, int line, int column,
+                                     const std::string& user_key, const std::string& message) {
   SCOPED_TRACE(name);
   const Failure f = fail_of(cfg(name));
   ASSERT_EQ(f.problems.size(), 1u) << problems_text(f);
@@ -537,8 +541,9 @@ TEST(ConfigErrors, CrossFieldOnlyLrSetIsLocatedAtLr) {
 }
 
 TEST(ConfigErrors, CrossFieldOnlyGlobalBatchSetIsLocatedAtGlobalBatch) {
-  expect_cross_field_at_user_line("cross_global_batch_only.yaml", 4, 22, "train.global_batch_size",
-                                  "train.global_batch_size (30) must be a multiple of train.micro_batch_size (8)");
+  expect_cross_field_at_user_line(
+      "cross_global_batch_only.yaml", 4, 22, "train.global_batch_size",
+      "train.global_batch_size (30) must be a multiple of train.micro_batch_size (8)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,14 +777,15 @@ TEST(ConfigDump, HashStableUnderKeyReordering) {
   EXPECT_EQ(a.config.model.n_layers, 4);
   EXPECT_TRUE(a.config.optim.decay_embeddings_and_norms);
   EXPECT_NE(config_hash(a.config), config_hash(resolve_config(cfg("good_minimal.yaml"), {}).config));
-  EXPECT_NE(config_hash(a.config), config_hash(resolve_config(cfg("reorder_a.yaml"), {"model.n_layers=5"}).config));
+  EXPECT_NE(config_hash(a.config),
+            config_hash(resolve_config(cfg("reorder_a.yaml"), {"model.n_layers=5"}).config));
 }
 
 TEST(ConfigDump, RoundTripOfStringsWithControlCharacters) {
   // Strings can hold any character a YAML double-quoted escape can produce; the canonical dump
   // must read back to the same string.
-  const std::vector<std::string> names = {"tab\there", "nl\nhere", "quote\"back\\slash", "cr\rhere",
-                                          "bell\x07here", "utf8 \xc3\xa9t\xc3\xa9"};
+  const std::vector<std::string> names = {"tab\there", "nl\nhere",     "quote\"back\\slash",
+                                          "cr\rhere",  "bell\x07here", "utf8 \xc3\xa9t\xc3\xa9"};
   TempDir tmp;
   std::vector<std::string> broken;
   for (const auto& name : names) {
@@ -810,15 +816,15 @@ TEST(ConfigParse, SubnormalPositiveNumberIsAccepted) {
 
 TEST(ConfigParse, AcceptedScalarForms) {
   const ResolvedConfig r = resolve_config(
-      cfg("good_minimal.yaml"), {"optim.lr=1", "model.n_layers=+4", "dist.overlap=False", "log.all_ranks=TRUE",
-                                 "run.seed=0"});
+      cfg("good_minimal.yaml"),
+      {"optim.lr=1", "model.n_layers=+4", "dist.overlap=False", "log.all_ranks=TRUE", "run.seed=0"});
   EXPECT_DOUBLE_EQ(r.config.optim.lr, 1.0);
   EXPECT_EQ(r.config.model.n_layers, 4);
   EXPECT_FALSE(r.config.dist.overlap);
   EXPECT_TRUE(r.config.log.all_ranks);
   EXPECT_EQ(r.config.run.seed, 0);
-  const Failure f = fail_of(cfg("good_minimal.yaml"), {"run.seed=99999999999999999999", "optim.lr=.nan",
-                                                       "dist.zero1=\"true\""});
+  const Failure f = fail_of(cfg("good_minimal.yaml"),
+                            {"run.seed=99999999999999999999", "optim.lr=.nan", "dist.zero1=\"true\""});
   ASSERT_EQ(f.problems.size(), 3u) << problems_text(f);
   EXPECT_EQ(f.problems[0].message, "99999999999999999999 does not fit in a 64-bit integer");
   EXPECT_EQ(f.problems[1].message, "expected a finite number, got '.nan'");
@@ -881,7 +887,8 @@ TEST(ConfigSchema, EveryFieldIsDocumentedAndRoundTripsItsDefault) {
   }
   EXPECT_EQ(schema.all_paths().size(), schema.fields.size());
   // Only the dataset is required.
-  for (const auto& spec : schema.fields) EXPECT_EQ(spec.required, spec.path() == "data.dataset") << spec.path();
+  for (const auto& spec : schema.fields)
+    EXPECT_EQ(spec.required, spec.path() == "data.dataset") << spec.path();
 }
 
 TEST(ConfigSchema, ReferenceMarkdownMentionsEveryKey) {
@@ -892,7 +899,8 @@ TEST(ConfigSchema, ReferenceMarkdownMentionsEveryKey) {
     EXPECT_NE(md.find("| `" + spec.path() + "` |"), std::string::npos) << spec.path();
   EXPECT_NE(md.find("| `data.dataset` | string | `(none)` | required |"), std::string::npos) << md;
   EXPECT_NE(md.find("| `model.n_layers` | integer | `0` | [0, 256] |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| `train.precision` | choice | `\"fp32\"` | one of: fp32, bf16 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `train.precision` | choice | `\"fp32\"` | one of: fp32, bf16 |"), std::string::npos)
+      << md;
 }
 
 TEST(ConfigSchema, DescribeConstraint) {
@@ -950,8 +958,8 @@ void bump_nth(Tuple t, size_t n) {
 // clang-format off
 auto members(RunConfig& s) { auto& [a, b, c, d, e] = s; return std::tie(a, b, c, d, e); }
 auto members(DataConfig& s) {
-  auto& [a, b, c, d, e, f, g, h, i, j] = s;
-  return std::tie(a, b, c, d, e, f, g, h, i, j);
+  auto& [a, b, c, d, e, f, g, h, i, j, k] = s;
+  return std::tie(a, b, c, d, e, f, g, h, i, j, k);
 }
 auto members(ModelConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }
 auto members(OptimConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }

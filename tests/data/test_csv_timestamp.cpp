@@ -43,6 +43,19 @@ TEST(Csv, QuotingNewlinesAndLineNumbers) {
   EXPECT_EQ(lines, (std::vector<int64_t>{2, 3, 6}));  // the record after a quoted newline and a blank line
 }
 
+TEST(Csv, PlainAndQuotedLinesMixAndTheLastLineNeedsNoNewline) {
+  TempDir dir;
+  // Plain lines take the zero-copy path; a quote or a stray carriage return takes the general one.
+  write_text(dir / "m.csv", "a,b\nx,1\n\"y\",2\nz\rz,3\r\n,\n\"q\nr\",4\nlast,5");
+  CsvReader reader(dir / "m.csv");
+  std::vector<int64_t> lines;
+  const auto rows = read_all(reader, &lines);
+  const std::vector<std::vector<std::string>> want = {{"x", "1"}, {"y", "2"},    {"zz", "3"},
+                                                      {"", ""},   {"q\nr", "4"}, {"last", "5"}};
+  EXPECT_EQ(rows, want);
+  EXPECT_EQ(lines, (std::vector<int64_t>{2, 3, 4, 5, 6, 8}));
+}
+
 TEST(Csv, GzipAndLargeRecords) {
   TempDir dir;
   std::string text = "a,b\n";
@@ -70,7 +83,8 @@ TEST(Csv, BadRowsNameFileAndLineOrAreCounted) {
       reader.next(f);
       FAIL();
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("bad.csv:3: expected 3 columns as in the header, found 2"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("bad.csv:3: expected 3 columns as in the header, found 2"),
+                std::string::npos)
           << e.what();
     }
   }
@@ -117,6 +131,11 @@ TEST(Csv, StrictNumbers) {
   EXPECT_FALSE(parse_double("7.2x", &d));
   EXPECT_FALSE(parse_double("nan", &d));
   EXPECT_FALSE(parse_double("inf", &d));
+  EXPECT_FALSE(parse_double("1e400", &d));  // overflows to infinity
+  EXPECT_TRUE(parse_double("+5", &d));      // what strtod accepted stays accepted
+  EXPECT_EQ(d, 5.0);
+  EXPECT_TRUE(parse_double("0.1", &d));
+  EXPECT_EQ(d, 0.1);  // correctly rounded
   EXPECT_TRUE(parse_int64("-42", &i));
   EXPECT_EQ(i, -42);
   EXPECT_FALSE(parse_int64("4.2", &i));

@@ -1,8 +1,8 @@
 // Pseudonyms, splits, the code hierarchy, value bins and the vocabulary file.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fmt/format.h>
 
 #include "common/error.h"
 #include "data/deid.h"
@@ -82,6 +82,25 @@ TEST(Vocab, SuppressionCountsDistinctTrainingPatients) {
   EXPECT_EQ(v.token(kUnkToken).code, "<unk>");
 }
 
+TEST(Vocab, AncestorsCountEachPatientOnce) {
+  CodeStats stats;
+  // Two codes sharing the ancestors ICD10//I25 and ICD10; the second patient repeats one code.
+  stats.add_patient({"ICD10//I25.11", "ICD10//I25.1", "LAB//X"});
+  stats.add_patient({"ICD10//I25.1", "ICD10//I25.1"});
+  const uint32_t lab = stats.id("LAB//X");
+  stats.add_patient_ids({lab, lab});
+  EXPECT_EQ(stats.patients_with("ICD10//I25.11"), 1);
+  EXPECT_EQ(stats.patients_with("ICD10//I25.1"), 2);
+  EXPECT_EQ(stats.patients_with("ICD10//I25"), 2);
+  EXPECT_EQ(stats.patients_with("ICD10"), 2);
+  EXPECT_EQ(stats.patients_with("LAB//X"), 2);
+  EXPECT_EQ(stats.patients_with("LAB"), 2);
+  EXPECT_EQ(stats.events_of("ICD10//I25.1"), 3);
+  EXPECT_EQ(stats.events_of("ICD10//I25"), 0);  // ancestors get patients, not events
+  EXPECT_EQ(stats.events_of("LAB//X"), 3);
+  EXPECT_EQ(stats.patients_with("never//seen"), 0);
+}
+
 TEST(Vocab, ValueBinsAreQuantilesAndRoundTrip) {
   CodeStats stats;
   std::vector<std::string_view> codes;
@@ -112,8 +131,10 @@ TEST(Vocab, ValueSampleIsBoundedAndDeterministic) {
     a.add_value("LAB//Y", float(i % 1000));
     b.add_value("LAB//Y", float(i % 1000));
   }
-  EXPECT_LE(a.value_samples().at("LAB//Y").size(), 8192u);
-  EXPECT_EQ(a.value_samples().at("LAB//Y"), b.value_samples().at("LAB//Y"));
+  ASSERT_NE(a.value_sample("LAB//Y"), nullptr);
+  EXPECT_EQ(a.value_sample("LAB//Y")->size(), 8192u);
+  EXPECT_EQ(*a.value_sample("LAB//Y"), *b.value_sample("LAB//Y"));
+  EXPECT_EQ(a.value_sample("LAB//Z"), nullptr);
 }
 
 }  // namespace

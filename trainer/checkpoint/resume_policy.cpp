@@ -17,7 +17,7 @@ const std::vector<std::string>& resumable_keys() {
       "eval.",  // evaluation suites read these, training does not
       // prep-only keys: the data set is compared by its hashes
       "data.salt_file", "data.min_patients_per_code", "data.max_age_years", "data.value_bins",
-      "data.split_tuning", "data.split_held_out", "data.shard_patients"};
+      "data.split_tuning", "data.split_held_out", "data.shard_patients", "data.shard_compression"};
   return keys;
 }
 
