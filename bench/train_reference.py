@@ -103,6 +103,7 @@ def main():
     dt = torch.rand(b, t).clamp_min(1.0 / (24 * 365.25))
     mask = torch.ones(b, t)
     timed = 0.0
+    step_seconds = []
     for step in range(a.warmup + a.steps):
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -115,10 +116,12 @@ def main():
         opt.step()
         value = loss.item()
         if step >= a.warmup:
-            timed += time.perf_counter() - start
+            step_seconds.append(time.perf_counter() - start)
+            timed += step_seconds[-1]
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "preset": a.preset,
                       "parameters": sum(p.numel() for p in model.parameters()), "batch": b, "seq": t,
                       "threads": a.threads, "steps": a.steps, "tokens_per_s": round(b * t * a.steps / timed, 1),
+                      "tokens_per_s_median": round(b * t / sorted(step_seconds)[len(step_seconds) // 2], 1),
                       "final_loss": round(value, 5)}))
 
 
