@@ -44,6 +44,7 @@ int cli_main(int argc, char** argv) {
   add_train_command(app, &action);
   add_eval_command(app, &action);
   add_export_command(app, &action);
+  add_doctor_command(app, &action);
 
   try {
     app.parse(argc, argv);

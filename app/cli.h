@@ -16,6 +16,7 @@ void add_data_commands(CLI::App& app, CommandAction* action);  // prep, synth, i
 void add_train_command(CLI::App& app, CommandAction* action);
 void add_eval_command(CLI::App& app, CommandAction* action);
 void add_export_command(CLI::App& app, CommandAction* action);
+void add_doctor_command(CLI::App& app, CommandAction* action);
 
 int cli_main(int argc, char** argv);
 

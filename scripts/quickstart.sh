@@ -10,8 +10,8 @@ patients=${CLINFM_QUICKSTART_PATIENTS:-5000}
 cd "$root"
 start=$(date +%s)
 
-echo "== 1/5 install and build"
-"$root/scripts/setup.sh"
+echo "== 1/5 install and build (the clinfm executable only; scripts/test.sh builds the rest)"
+CLINFM_BUILD_TARGETS=clinfm "$root/scripts/setup.sh"
 clinfm="$build_dir/bin/clinfm"
 work=runs/quickstart
 mkdir -p "$work"

@@ -54,5 +54,8 @@ case "$blas" in
 esac
 
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build_dir" -j "$jobs"
-echo "setup.sh: built $build_dir/bin/clinfm"
+# CLINFM_BUILD_TARGETS (e.g. "clinfm"): build only those; the quickstart does, the tests build all.
+targets=()
+for t in ${CLINFM_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}"
+echo "setup.sh: built $build_dir/bin/clinfm${CLINFM_BUILD_TARGETS:+ (targets: $CLINFM_BUILD_TARGETS)}"
