@@ -19,6 +19,11 @@
 namespace clinfm {
 namespace {
 
+// A correlation for the console table: three decimals, or what the JSON holds (null: too few rows).
+std::string three_digits(const nlohmann::json& value) {
+  return value.is_number() ? fmt::format("{:.3f}", value.get<double>()) : value.dump();
+}
+
 struct EvalOptions {
   std::string suite;
   std::string checkpoint;
@@ -68,8 +73,8 @@ int evaluate(const EvalOptions& options) {
     }
     if (t.truth.contains("zero_shot"))
       table += fmt::format("{:<28} zero-shot vs truth: pearson {}, spearman {} over {} rows\n", t.name,
-                           t.truth["zero_shot"]["pearson_with_truth"].dump(),
-                           t.truth["zero_shot"]["spearman_with_truth"].dump(),
+                           three_digits(t.truth["zero_shot"]["pearson_with_truth"]),
+                           three_digits(t.truth["zero_shot"]["spearman_with_truth"]),
                            t.truth["held_out_rows_matched"].dump());
   }
   std::fputs(table.c_str(), stdout);

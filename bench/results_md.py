@@ -90,6 +90,19 @@ table("Training throughput (CPU)", "train", ["preset", "clinfm tokens/s", "Pytho
       rows, "Same model, batch, sequence, optimizer and threads, in adjacent pairs of runs with the order "
       "alternating; the ratio is taken within each pair, median over the rounds (`bench/train_bench.sh`).")
 
+# The same comparison with both programs running at once on separate cores: train_paired.json
+rows = []
+if os.path.exists(os.path.join(results, "train_paired.json")) and "train" not in failed:
+    for r in json.load(open(os.path.join(results, "train_paired.json"))):
+        t = targets.get(r["preset"])
+        rows.append([r["preset"], f"{r['clinfm_tokens_per_s']:.0f}", f"{r['pytorch_tokens_per_s']:.0f}",
+                     f"{r['ratio_median']:.2f}x", f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}x",
+                     f"≥ {t:.2f}x" if t else "—", verdict(r["ratio_median"] >= t) if t else "—"])
+    table("Training throughput (CPU), paired at 1 thread", "train",
+          ["preset", "clinfm tokens/s", "Python PyTorch tokens/s", "ratio (median)", "ratio range", "target", "status"],
+          rows, "Both programs at once, one thread each, pinned to cores 0 and 1 and swapped every round: "
+          "the machine's speed drift hits both equally.")
+
 # All-reduce: the table of bench/allreduce_bench.cpp
 rows = []
 for c in table_rows(log("allreduce")):
