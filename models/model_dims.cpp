@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "models/cpu_attention.h"
 
 namespace clinfm {
 
@@ -67,7 +68,14 @@ ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int6
     throw InputError("model.attention: sdpa needs LibTorch >= 2.0; this build has an older LibTorch",
                      "use model.attention=auto or explicit");
   }
-  d.attention = config.attention == "auto" ? (sdpa_available ? "sdpa" : "explicit") : config.attention;
+  if (config.attention == "fused" && !fused_attention_available()) {
+    throw InputError("model.attention: fused needs the BLAS sgemm LibTorch links, and this process has none",
+                     "use model.attention=auto or explicit");
+  }
+  if (config.attention != "auto")
+    d.attention = config.attention;
+  else
+    d.attention = sdpa_available ? "sdpa" : fused_attention_available() ? "fused" : "explicit";
   if (vocab_size < 3)
     throw InputError(fmt::format("the vocabulary has {} tokens: nothing to learn", vocab_size));
   return d;

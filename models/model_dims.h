@@ -20,7 +20,7 @@ struct ModelDims {
   int64_t d_model = 0;     // C
   int64_t d_ff = 0;        // hidden width of the SwiGLU MLP
   double dropout = 0.0;
-  std::string attention = "explicit";  // explicit | sdpa (resolved from "auto")
+  std::string attention = "explicit";  // explicit | fused | sdpa (resolved from "auto")
 
   int64_t head_dim() const { return d_model / n_heads; }
   // Parameters of the model (tied output embedding counted once).

@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "models/cpu_attention.h"
+#include "models/cpu_fused_ops.h"
+
 #include <cmath>
 
 namespace clinfm {
@@ -19,6 +22,8 @@ RMSNormImpl::RMSNormImpl(int64_t channels, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32)
+    return fused_rms_norm(x, weight, eps);  // models/cpu_fused_ops.h: the same math in one pass
   // Statistics in fp32 even under bf16 autocast.
   const auto x32 = x.to(torch::kFloat32);
   const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
@@ -26,7 +31,10 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelDims& dims)
-    : n_heads(dims.n_heads), dropout(dims.dropout), use_sdpa(dims.attention == "sdpa") {
+    : n_heads(dims.n_heads),
+      dropout(dims.dropout),
+      use_sdpa(dims.attention == "sdpa"),
+      use_fused(dims.attention == "fused") {
   qkv = register_module(
       "qkv", torch::nn::Linear(torch::nn::LinearOptions(dims.d_model, 3 * dims.d_model).bias(false)));
   proj = register_module("proj",
@@ -35,9 +43,12 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelDims& dims)
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_heads, D = C / H;
+  const double p = is_training() ? dropout : 0.0;
+  // The CPU kernel takes fp32 CPU tensors; anything else (CUDA, bf16) takes the explicit math.
+  if (use_fused && x.device().is_cpu() && x.scalar_type() == torch::kFloat32)
+    return proj(fused_causal_attention(qkv(x), H, p));
   const auto qkv_out = qkv(x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
   const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                   // [B, H, T, D]
-  const double p = is_training() ? dropout : 0.0;
   torch::Tensor y;  // [B, H, T, D]
   if (use_sdpa) {
 #ifdef CLINFM_TORCH_2
@@ -67,7 +78,11 @@ SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
   down = register_module("down", torch::nn::Linear(torch::nn::LinearOptions(hidden, channels).bias(false)));
 }
 
-torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) { return down(torch::silu(gate(x)) * up(x)); }
+torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
+  const auto g = gate(x), u = up(x);  // [B, T, F]
+  if (g.device().is_cpu() && g.scalar_type() == torch::kFloat32) return down(fused_swiglu(g, u));
+  return down(torch::silu(g) * u);
+}
 
 BlockImpl::BlockImpl(const ModelDims& dims) {
   attn_norm = register_module("attn_norm", RMSNorm(dims.d_model));

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "models/cpu_attention.h"
 
 namespace clinfm {
 namespace {
@@ -107,7 +108,9 @@ ClinicalTransformer load_model(const std::string& path, torch::Device device) {
         fmt::format("{}: not a readable clinfm weights file: {}", path, std::string(e.what()).substr(0, 300)),
         "the file may be truncated or from another program");
   }
-  if (d.attention == "sdpa" && !sdpa_available()) d.attention = "explicit";  // same math, other kernel
+  // Same math, other kernel: a file names the kernel it was trained with, not one this build must have.
+  if (d.attention == "sdpa" && !sdpa_available()) d.attention = "explicit";
+  if (d.attention == "fused" && !fused_attention_available()) d.attention = "explicit";
   ClinicalTransformer model(d);
   try {
     model->load(archive);

@@ -43,7 +43,7 @@ struct ModelConfig {
   double dropout = 0.0;
   double token_loss_weight = 1.0;
   double time_loss_weight = 1.0;
-  std::string attention = "auto";  // auto | explicit | sdpa
+  std::string attention = "auto";  // auto | explicit | fused | sdpa
 };
 
 struct OptimConfig {

@@ -130,8 +130,11 @@ Schema build_schema() {
             "Weight of the time-to-next-event (exponential waiting time) loss; 0 turns it off.")
           .at_least(0));
   add(field("model", &Config::model, &ModelConfig::attention, "attention",
-            "Attention kernel: explicit causal softmax, or scaled_dot_product_attention (LibTorch >= 2.0).")
-          .one_of({"auto", "explicit", "sdpa"}));
+            "Attention kernel: explicit (causal softmax in LibTorch ops), fused (clinfm's CPU kernel: "
+            "fp32 CPU only, elsewhere it runs the explicit math), sdpa (scaled_dot_product_attention, "
+            "LibTorch >= 2.0), or auto (sdpa where built with it, else fused where the BLAS is found, "
+            "else explicit).")
+          .one_of({"auto", "explicit", "fused", "sdpa"}));
 
   section("optim", "AdamW and the learning-rate schedule (linear warmup, cosine decay to min_lr).");
   add(field("optim", &Config::optim, &OptimConfig::lr, "lr", "Peak learning rate.").above(0).at_most(10));

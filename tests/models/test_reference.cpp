@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "models/cpu_attention.h"
 #include "models/losses.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
@@ -54,14 +55,16 @@ constexpr double kTimeLossWeight = 0.5;
 // there because an element that is small through cancellation (a norm-weight gradient summed
 // over the B*T = 33 positions, a logit near zero) carries the absolute rounding error of the
 // terms that cancelled, which is of the order of epsilon times the tensor's scale, not of its
-// own size. With floor = 0.25 x max|b|, elements at least a quarter of the largest are held to
-// 1e-5 relative and the smaller ones to 2.5e-6 x max|b| absolute, ~21 ulps of the largest
-// element. The worst seen is ~1.1e-6 x max|b| (the SwiGLU gradients at the trained weights;
-// ~5e-7 at the initial weights), while a 1e-3 change in a single weight moves the logits by
-// ~2.6e-5 x max|b| and its own gradient by ~7.5e-6 x max|b| (the negative control checks that
+// own size. With floor = 0.5 x max|b|, elements at least half the largest are held to 1e-5
+// relative and the smaller ones to 5e-6 x max|b| absolute, ~42 ulps of the largest element.
+// The worst seen is 2.7e-6 x max|b| (the SwiGLU gate gradients at the trained weights, where
+// they depend on the rounding of the C++ training run: 1.1e-6 at the weights an explicit-
+// attention run reaches, 2.7e-6 at a fused-attention run's, and the same 2.7e-6 for both
+// kernels at those weights), while a 2e-3 change in a single weight moves the logits by
+// ~5e-5 x max|b| and its own gradient by ~1.5e-5 x max|b| (the negative control checks that
 // both are caught).
 constexpr double kRtol = 1e-5;
-constexpr double kFloorFraction = 0.25;
+constexpr double kFloorFraction = 0.5;
 // Parameters after the AdamW run: |a - b| <= 5e-5 x max|param| of that parameter (floor = the
 // scale). AdamW divides each first moment by the square root of its second moment, so the
 // rounding-level differences of the gradients are not damped but passed into every update at
@@ -99,7 +102,9 @@ ModelDims reference_dims() {
   d.d_model = 32;
   d.d_ff = 64;
   d.dropout = 0.0;
-  d.attention = "explicit";
+  // The kernel `model.attention=auto` picks on this build (fused on Debian's LibTorch 1.13);
+  // tests/models/test_cpu_attention.cpp holds the other kernels to it.
+  d.attention = sdpa_available() ? "sdpa" : fused_attention_available() ? "fused" : "explicit";
   return d;
 }
 
@@ -499,7 +504,7 @@ TEST(ReferenceModel, AdamWTrainingMatches) {
   }
 }
 
-// The comparisons must fail for a model that differs by 1e-3 in a single weight (std 0.02 or
+// The comparisons must fail for a model that differs by 2e-3 in a single weight (std 0.02 or
 // 0.01), so that the tests above cannot pass vacuously.
 TEST(ReferenceModel, NegativeControlCatchesAPerturbedWeight) {
   const Shared& s = shared();
@@ -509,9 +514,9 @@ TEST(ReferenceModel, NegativeControlCatchesAPerturbedWeight) {
   for (const std::string name : {"blocks.1.mlp.down.weight", "age_proj.weight"}) {
     NamedTensors params;
     for (const auto& [n, value] : s.initial) params.emplace_back(n, n == name ? value.clone() : value);
-    find(params, name).index({3, 5}).add_(1e-3);
+    find(params, name).index({3, 5}).add_(2e-3);
     const Pass p = forward_backward(s.dims, params, s.batch);
-    std::printf("  %s[3, 5] + 1e-3 (must FAIL):\n", name.c_str());
+    std::printf("  %s[3, 5] + 2e-3 (must FAIL):\n", name.c_str());
     EXPECT_FALSE(compare("  logits", p.out.logits, ref(s, "logits")).ok) << name;
     EXPECT_FALSE(compare("  grad." + name, find(p.grads, name), ref(s, "grad." + name)).ok) << name;
   }

@@ -9,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "models/cpu_attention.h"
 #include "models/losses.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
@@ -72,7 +73,8 @@ TEST(Transformer, PresetSizes) {
   ModelConfig sdpa;
   sdpa.attention = "sdpa";
   EXPECT_THROW(resolve_model_dims(sdpa, 4000, 11, /*sdpa_available=*/false), InputError);
-  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11, false).attention, "explicit");
+  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11, false).attention,
+            fused_attention_available() ? "fused" : "explicit");
 }
 
 TEST(Transformer, IsCausal) {

@@ -47,7 +47,7 @@ TEST(CheckpointLayout, NamesAndSteps) {
 }
 
 TEST(CheckpointLayout, FastSha256IsSha256) {
-  for (const std::string text : {std::string(), std::string("abc"), std::string(1 << 20, 'x')})
+  for (const std::string& text : {std::string(), std::string("abc"), std::string(1 << 20, 'x')})
     EXPECT_EQ(fast_sha256_hex(text), sha256_hex(text));
   EXPECT_EQ(fast_sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   testing::TempDir dir;

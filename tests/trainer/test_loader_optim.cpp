@@ -42,7 +42,9 @@ TEST(Sampler, OrderDependsOnlyOnSeedEpochAndIndex) {
     const auto w = a.sample(g);
     EXPECT_LE(w.count, 65);
     EXPECT_LE(w.start + w.count, lengths[size_t(w.patient)]);
-    if (lengths[size_t(w.patient)] <= 65) EXPECT_EQ(w.count, lengths[size_t(w.patient)]);
+    if (lengths[size_t(w.patient)] <= 65) {
+      EXPECT_EQ(w.count, lengths[size_t(w.patient)]);
+    }
   }
   EXPECT_THROW(GlobalSampler({1, 1}, 0, 8), InputError);
 }
