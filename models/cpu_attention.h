@@ -15,9 +15,7 @@
 
 namespace clinfm {
 
-// Whether this process has the BLAS sgemm the kernel calls (the one LibTorch itself links:
-// Debian's LibTorch uses the system libblas.so.3, OpenBLAS here). LibTorch builds that carry
-// their BLAS privately (pip wheels with static MKL) do not export it: then this is false.
+// Whether this process has the BLAS sgemm the kernel calls (models/cpu_blas.h).
 bool fused_attention_available();
 
 // qkv: [B, T, 3C] float32 CPU, each row [q; k; v], each head-major (head h at columns h D ..).

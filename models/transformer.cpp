@@ -4,10 +4,23 @@
 
 #include "models/cpu_attention.h"
 #include "models/cpu_fused_ops.h"
+#include "models/cpu_linear.h"
 
 #include <cmath>
 
 namespace clinfm {
+namespace {
+
+// Bias-free Linear layers on fp32 CPU tensors go through cpu_linear (models/cpu_linear.h): the
+// same product with the rows split over the threads.
+torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
+  if (!layer->bias.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+      layer->weight.scalar_type() == torch::kFloat32 && cpu_linear_available())
+    return cpu_linear(x, layer->weight);
+  return layer->forward(x);
+}
+
+}  // namespace
 
 bool sdpa_available() {
 #ifdef CLINFM_TORCH_2
@@ -46,8 +59,8 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const double p = is_training() ? dropout : 0.0;
   // The CPU kernel takes fp32 CPU tensors; anything else (CUDA, bf16) takes the explicit math.
   if (use_fused && x.device().is_cpu() && x.scalar_type() == torch::kFloat32)
-    return proj(fused_causal_attention(qkv(x), H, p));
-  const auto qkv_out = qkv(x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
+    return linear(proj, fused_causal_attention(linear(qkv, x), H, p));
+  const auto qkv_out = linear(qkv, x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
   const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                   // [B, H, T, D]
   torch::Tensor y;  // [B, H, T, D]
   if (use_sdpa) {
@@ -69,7 +82,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
     if (p > 0) weights = torch::dropout(weights, p, /*train=*/true);
     y = torch::matmul(weights, v);
   }
-  return proj(y.transpose(1, 2).reshape({B, T, C}));
+  return linear(proj, y.transpose(1, 2).reshape({B, T, C}));
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
@@ -79,8 +92,8 @@ SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  const auto g = gate(x), u = up(x);  // [B, T, F]
-  if (g.device().is_cpu() && g.scalar_type() == torch::kFloat32) return down(fused_swiglu(g, u));
+  const auto g = linear(gate, x), u = linear(up, x);  // [B, T, F]
+  if (g.device().is_cpu() && g.scalar_type() == torch::kFloat32) return linear(down, fused_swiglu(g, u));
   return down(torch::silu(g) * u);
 }
 
@@ -141,12 +154,15 @@ torch::Tensor ClinicalTransformerImpl::age_features(const torch::Tensor& age_day
 
 ModelOutput ClinicalTransformerImpl::forward(const ModelBatch& batch) {
   auto h = token_embedding(batch.tokens) + value_embedding(batch.value_bins) +
-           age_proj(age_features(batch.ages));  // [B, T, C]
+           linear(age_proj, age_features(batch.ages));  // [B, T, C]
   h = embedding_dropout(h);
   for (const auto& block : *blocks) h = block->as<Block>()->forward(h);
   ModelOutput out;
   out.hidden = final_norm(h);                                           // [B, T, C]
-  out.logits = torch::matmul(out.hidden, token_embedding->weight.t());  // [B, T, V]
+  const auto& E = token_embedding->weight;  // [V, C]
+  out.logits = out.hidden.device().is_cpu() && out.hidden.scalar_type() == torch::kFloat32 && cpu_linear_available()
+                   ? cpu_linear(out.hidden, E)
+                   : torch::matmul(out.hidden, E.t());  // [B, T, V]
   out.log_rate = time_head(out.hidden).squeeze(-1);                     // [B, T]
   return out;
 }
