@@ -3,7 +3,6 @@
 #include "app/doctor_checks.h"
 
 #include <fmt/format.h>
-#include <mpi.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -46,19 +45,6 @@ int launcher_size() {
   return 0;
 }
 
-const char* thread_level_name(int level) {
-  switch (level) {
-    case MPI_THREAD_SINGLE:
-      return "MPI_THREAD_SINGLE";
-    case MPI_THREAD_FUNNELED:
-      return "MPI_THREAD_FUNNELED";
-    case MPI_THREAD_SERIALIZED:
-      return "MPI_THREAD_SERIALIZED";
-    default:
-      return "MPI_THREAD_MULTIPLE";
-  }
-}
-
 }  // namespace
 
 const char* status_name(CheckStatus status) {
@@ -78,23 +64,17 @@ LaunchEnv read_launch_env() { return {launcher_name(), launcher_size(), has_env(
 
 std::vector<CheckLine> check_mpi(const LaunchEnv& launch) {
   std::vector<CheckLine> lines;
-  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
-  int length = 0;
-  MPI_Get_library_version(version, &length);
-  (void)length;  // Open MPI counts the terminating NUL
-  std::string library(version);
-  library = library.substr(0, library.find('\n'));
-  while (!library.empty() && (library.back() == ' ' || library.back() == ',')) library.pop_back();
-  int level = MPI_THREAD_SINGLE;
-  MPI_Query_thread(&level);
-  if (level == MPI_THREAD_MULTIPLE) {
-    lines.push_back({CheckStatus::kOk, "mpi", fmt::format("{} ({})", library, thread_level_name(level))});
+  const MpiLibraryInfo mpi = mpi_library_info();
+  const std::string& library = mpi.library;
+  const char* level = mpi_thread_level_name(mpi.thread_level);
+  if (mpi.thread_multiple) {
+    lines.push_back({CheckStatus::kOk, "mpi", fmt::format("{} ({})", library, level)});
   } else {
     lines.push_back(
         {CheckStatus::kWarn, "mpi",
          fmt::format("{} offers only {}: gradient all-reduces cannot overlap backward; use an MPI "
                      "built with thread support (Debian's OpenMPI has it)",
-                     library, thread_level_name(level))});
+                     library, level)});
   }
 
   const WorldInfo& w = world();
@@ -249,10 +229,6 @@ std::vector<CheckLine> check_blas() {
   return lines;
 }
 
-int most_failures_of_any_rank(int failures) {
-  int most = failures;
-  MPI_Allreduce(&failures, &most, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  return most;
-}
+int most_failures_of_any_rank(int failures) { return max_over_ranks(failures); }
 
 }  // namespace clinfm

@@ -13,4 +13,10 @@ namespace clinfm {
 // Throws InputError naming the path and what was looked for when nothing fits.
 std::string resolve_checkpoint_path(const std::string& path);
 
+// When the weights file sits in a checkpoint folder with a checksums.sha256 manifest (written by
+// the trainer, docs/checkpoints.md), checks the file's SHA-256 against it: InputError on a
+// mismatch or a manifest without the file. Returns whether a manifest was there to check against
+// (a weights file outside a checkpoint, e.g. RUN/model.pt or an export, has none).
+bool verify_weights_checksum(const std::string& weights_path);
+
 }  // namespace clinfm

@@ -1,8 +1,10 @@
 // Bias-free linear layer y = x W^T for CPU float32, its rows split over the threads, each share
-// one single-threaded sgemm (models/cpu_blas.h). On the 2-core machines here that runs the
-// model's [2048 x 128] x [128 x 384] products in 1.0 ms where LibTorch's mm, which leaves the
-// split to OpenBLAS's own threading, takes 1.55 ms. Backward: dX split by rows, dW split by
-// its output rows (each element still one full-length dot over the batch, so no partial sums).
+// one single-threaded sgemm (models/cpu_blas.h), instead of leaving the split to OpenBLAS's own
+// threading as LibTorch's mm does. Measured on the 2-core machines here, 2 threads: the tiny
+// preset's [2048 x 128] x [128 x 384] forward alone takes 1.0 ms against mm's 1.55 ms, but with
+// its backward the layer is at parity (4.3 ms both), and the small preset's layers gain 1-4%.
+// Backward: dX split by rows, dW split by its output rows (each element still one full-length
+// dot over the batch, so no partial sums).
 // Results depend on the thread count only through BLAS blocking at the split edges; a given
 // configuration is bitwise reproducible.
 #pragma once

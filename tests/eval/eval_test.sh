@@ -88,6 +88,14 @@ check "bad checkpoint names the path" has "$work/nowhere: no such file or folder
 echo "not weights" >"$work/fake.pt"
 check "not a weights file" run 2 eval "$src/configs/eval/synth.yaml" --checkpoint "$work/fake.pt" --dataset "$work/ds" --out "$work/e6"
 check "not a weights file names it" has "fake.pt" "$work/err"
+# A checkpoint folder whose model.pt no longer matches its checksums.sha256 (one byte flipped).
+mkdir -p "$work/ck/step-00000001" && cp "$work/run/model.pt" "$work/ck/step-00000001/"
+(cd "$work/ck/step-00000001" && sha256sum model.pt >checksums.sha256)
+/usr/bin/python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(300); b = f.read(1); f.seek(300); f.write(bytes([b[0] ^ 1]))' \
+  "$work/ck/step-00000001/model.pt"
+check "damaged checkpoint refused" run 2 eval "$src/configs/eval/synth.yaml" --checkpoint "$work/ck/step-00000001" --dataset "$work/ds" --out "$work/e10"
+check "damaged checkpoint names the mismatch" has "model.pt: checksum mismatch against .*checksums.sha256" "$work/err"
+check "nothing written for a damaged checkpoint" test ! -e "$work/e10"
 check "non-eval override refused" run 2 eval "$src/configs/eval/synth.yaml" --checkpoint "$work/run" --dataset "$work/ds" --out "$work/e7" model.n_layers=3
 check "--truth needs --salt" run 2 eval "$src/configs/eval/synth.yaml" --checkpoint "$work/run" --dataset "$work/ds" --out "$work/e8" --truth "$work/cohort.truth.csv"
 check "missing salt file" run 2 eval "$src/configs/eval/synth.yaml" --checkpoint "$work/run" --dataset "$work/ds" --out "$work/e9" --truth "$work/cohort.truth.csv" --salt "$work/nosalt"

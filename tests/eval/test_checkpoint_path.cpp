@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "common/sha256.h"
 #include "eval/checkpoint_path.h"
 
 namespace clinfm {
@@ -55,6 +56,33 @@ TEST(CheckpointPath, BadPathsNameThePath) {
   touch(run / "checkpoints" / "latest", "\n");
   EXPECT_NE(error_of(run.string()).find("does not name a checkpoint folder"), std::string::npos);
   fs::remove_all(run);
+}
+
+TEST(CheckpointPath, WeightsAreCheckedAgainstTheCheckpointManifest) {
+  const fs::path dir = fs::path(testing::TempDir()) / "ckpt_sum" / "step-00000100";
+  fs::remove_all(dir.parent_path());
+  const std::string bytes(3 << 20, 'w');  // more than one 1 MiB read
+  touch(dir / "model.pt", bytes);
+  EXPECT_FALSE(verify_weights_checksum((dir / "model.pt").string()));  // no manifest: nothing to check
+  touch(dir / "checksums.sha256", sha256_hex(bytes) + "  model.pt\n" + sha256_hex("m") + "  meta.json\n");
+  EXPECT_TRUE(verify_weights_checksum((dir / "model.pt").string()));
+  touch(dir / "checksums.sha256", sha256_hex(bytes) + " *model.pt\n");  // sha256sum -b form
+  EXPECT_TRUE(verify_weights_checksum((dir / "model.pt").string()));
+  std::string flipped = bytes;
+  flipped[12345] = 'x';
+  touch(dir / "model.pt", flipped);
+  const auto error = [&] {
+    try {
+      verify_weights_checksum((dir / "model.pt").string());
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error().find("model.pt: checksum mismatch against"), std::string::npos) << error();
+  touch(dir / "checksums.sha256", sha256_hex("m") + "  meta.json\n");
+  EXPECT_NE(error().find("has no entry for model.pt"), std::string::npos) << error();
+  fs::remove_all(dir.parent_path());
 }
 
 }  // namespace

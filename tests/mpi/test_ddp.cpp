@@ -75,7 +75,9 @@ TEST(Parameters, BroadcastAndDivergenceCheck) {
     params[0].add_(world().rank);  // ranks differ
   }
   std::vector<int64_t> checksums;
-  if (world().world_size > 1) EXPECT_FALSE(parameters_agree(params, *comm(), &checksums));
+  if (world().world_size > 1) {
+    EXPECT_FALSE(parameters_agree(params, *comm(), &checksums));
+  }
   broadcast_parameters(params, *comm());
   EXPECT_TRUE(parameters_agree(params, *comm(), &checksums));
   EXPECT_EQ(static_cast<int>(checksums.size()), world().world_size);

@@ -65,6 +65,40 @@ int launcher_rank_from_env() {
   return -1;
 }
 
+MpiLibraryInfo mpi_library_info() {
+  MpiLibraryInfo info;
+  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_CHECK(MPI_Get_library_version(version, &length));  // Open MPI counts the terminating NUL
+  info.library = std::string(version);
+  info.library = info.library.substr(0, info.library.find('\n'));
+  while (!info.library.empty() && (info.library.back() == ' ' || info.library.back() == ','))
+    info.library.pop_back();
+  MPI_CHECK(MPI_Query_thread(&info.thread_level));
+  info.thread_multiple = info.thread_level == MPI_THREAD_MULTIPLE;
+  return info;
+}
+
+const char* mpi_thread_level_name(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE:
+      return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED:
+      return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED:
+      return "MPI_THREAD_SERIALIZED";
+    default:
+      return "MPI_THREAD_MULTIPLE";
+  }
+}
+
+int max_over_ranks(int value) {
+  if (!distributed_initialized()) return value;
+  int most = value;
+  MPI_CHECK(MPI_Allreduce(&value, &most, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  return most;
+}
+
 int run_guarded(const std::function<int()>& body) {
   int exit_code = 0;
   try {

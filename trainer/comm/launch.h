@@ -30,6 +30,21 @@ void finalize_distributed();
 // PMIx, Slurm); -1 when not started by a known launcher.
 int launcher_rank_from_env();
 
+// The MPI library's first version line (e.g. "Open MPI v4.1.4") and the thread level it
+// provides, for diagnostics (`clinfm doctor`). Needs init_distributed().
+struct MpiLibraryInfo {
+  std::string library;
+  int thread_level = 0;  // MPI_THREAD_*
+  bool thread_multiple = false;
+};
+MpiLibraryInfo mpi_library_info();
+// "MPI_THREAD_SINGLE" .. "MPI_THREAD_MULTIPLE".
+const char* mpi_thread_level_name(int level);
+
+// The largest `value` over all ranks (MPI_Allreduce with MPI_MAX; `value` alone without MPI),
+// so that every rank acts on the same verdict.
+int max_over_ranks(int value);
+
 // Runs `body`; returns its exit code. On an exception: logs it on the failing rank, then
 // aborts the whole job if MPI is up with more than one rank, else returns the error's exit code.
 int run_guarded(const std::function<int()>& body);

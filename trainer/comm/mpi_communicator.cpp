@@ -393,19 +393,6 @@ bool comm_thread_from_env() {
   return !(text && std::string(text) == "0");
 }
 
-const char* thread_level_name(int level) {
-  switch (level) {
-    case MPI_THREAD_SINGLE:
-      return "MPI_THREAD_SINGLE";
-    case MPI_THREAD_FUNNELED:
-      return "MPI_THREAD_FUNNELED";
-    case MPI_THREAD_SERIALIZED:
-      return "MPI_THREAD_SERIALIZED";
-    default:
-      return "MPI_THREAD_MULTIPLE";
-  }
-}
-
 class MpiCommunicator final : public Communicator {
  public:
   explicit MpiCommunicator(double timeout_s) {
@@ -428,7 +415,7 @@ class MpiCommunicator final : public Communicator {
         log_warn(
             "MPI provides {}, not MPI_THREAD_MULTIPLE: asynchronous all-reduces run inside wait() and do not "
             "overlap with computation (build OpenMPI with thread support to get the overlap)",
-            thread_level_name(provided));
+            mpi_thread_level_name(provided));
       });
     }
     const bool threaded = provided == MPI_THREAD_MULTIPLE && comm_thread_from_env();
