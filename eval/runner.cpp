@@ -136,7 +136,8 @@ SuiteResult run_evaluation(const EvalRequest& request) {
     if (g != "sex" && g != "age_band")
       throw InputError(fmt::format("eval.subgroups: unknown subgroup '{}'", g), "allowed: sex, age_band");
   const std::string weights_path = resolve_checkpoint_path(request.checkpoint);
-  if (verify_weights_checksum(weights_path)) log_info("{}: SHA-256 matches the checkpoint's manifest", weights_path);
+  if (verify_weights_checksum(weights_path))
+    log_info("{}: SHA-256 matches the checkpoint's manifest", weights_path);
   const Dataset dataset(request.dataset);
   const Vocabulary& vocab = dataset.vocab();
   const std::vector<char> death_tokens = resolve_codes(suite.death_codes, vocab, suite.file);

@@ -20,8 +20,8 @@ struct Shape {
 };
 
 Shape shape_of(const torch::Tensor& qkv, int64_t heads) {
-  TORCH_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * heads) == 0, "fused attention: qkv must be [B, T, 3C], got ",
-              qkv.sizes());
+  TORCH_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * heads) == 0,
+              "fused attention: qkv must be [B, T, 3C], got ", qkv.sizes());
   const int64_t C = qkv.size(2) / 3;
   return {qkv.size(0), qkv.size(1), C, heads, C / heads};
 }
@@ -35,14 +35,14 @@ void for_each_slice(const Shape& s, const F& body) {
 }
 
 struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv_in, int64_t heads,
-                               double dropout_p) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv_in,
+                               int64_t heads, double dropout_p) {
     const auto qkv = qkv_in.contiguous();
     const Shape s = shape_of(qkv, heads);
     const int64_t T = s.T, D = s.D;
     const float scale = float(1.0 / std::sqrt(double(D)));
     auto weights = torch::empty({s.B, s.H, T, T}, qkv.options());  // [B, H, T, T], zero above the diagonal
-    torch::Tensor noise;                                             // [B, H, T, T] or undefined
+    torch::Tensor noise;                                           // [B, H, T, T] or undefined
     if (dropout_p > 0)  // as at::dropout: bernoulli(1 - p) / (1 - p), the same draws in the same order
       noise = torch::empty_like(weights).bernoulli_(1.0 - dropout_p).div_(1.0 - dropout_p);
     auto y = torch::empty({s.B, T, s.C}, qkv.options());  // [B, T, C]
@@ -62,7 +62,8 @@ struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
         for (int64_t j = 0; j < T * T; ++j) dropped[j] *= noise_all[i * T * T + j];
         used = dropped.data();
       }
-      gemm_row_major(false, false, T, D, T, 1.0f, used, T, q + 2 * s.C, s.row(), 0.0f, y_all + s.y_offset(i), s.C);
+      gemm_row_major(false, false, T, D, T, 1.0f, used, T, q + 2 * s.C, s.row(), 0.0f, y_all + s.y_offset(i),
+                     s.C);
     });
     ctx->save_for_backward({qkv, weights, noise});
     ctx->saved_data["heads"] = heads;
@@ -80,7 +81,8 @@ struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
     const float scale = float(1.0 / std::sqrt(double(D)));
     const auto dy = grads[0].contiguous();  // [B, T, C]
     auto dqkv = torch::empty_like(qkv);     // [B, T, 3C]
-    const float *q_all = qkv.data_ptr<float>(), *dy_all = dy.data_ptr<float>(), *w_all = weights.data_ptr<float>();
+    const float *q_all = qkv.data_ptr<float>(), *dy_all = dy.data_ptr<float>(),
+                *w_all = weights.data_ptr<float>();
     const float* noise_all = noise.defined() ? noise.data_ptr<float>() : nullptr;
     float* dqkv_all = dqkv.data_ptr<float>();
     for_each_slice(s, [&](int64_t i) {
@@ -96,13 +98,15 @@ struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
         for (int64_t j = 0; j < T * T; ++j) dropped[j] = w[j] * noise_all[i * T * T + j];
         used = dropped;
       }
-      gemm_row_major(true, false, T, D, T, 1.0f, used, T, g, s.C, 0.0f, dq + 2 * s.C, s.row());  // dV = W^T dY
-      gemm_row_major(false, true, T, T, D, 1.0f, g, s.C, v, s.row(), 0.0f, dw, T);              // dW = dY V^T
+      gemm_row_major(true, false, T, D, T, 1.0f, used, T, g, s.C, 0.0f, dq + 2 * s.C,
+                     s.row());                                                      // dV = W^T dY
+      gemm_row_major(false, true, T, T, D, 1.0f, g, s.C, v, s.row(), 0.0f, dw, T);  // dW = dY V^T
       if (noise_all)
         for (int64_t j = 0; j < T * T; ++j) dw[j] *= noise_all[i * T * T + j];
-      causal_softmax_backward(w, dw, T);                                                  // dS
+      causal_softmax_backward(w, dw, T);                                                   // dS
       gemm_row_major(false, false, T, D, T, scale, dw, T, k, s.row(), 0.0f, dq, s.row());  // dQ = scale dS K
-      gemm_row_major(true, false, T, D, T, scale, dw, T, q, s.row(), 0.0f, dq + s.C, s.row());  // dK = scale dS^T Q
+      gemm_row_major(true, false, T, D, T, scale, dw, T, q, s.row(), 0.0f, dq + s.C,
+                     s.row());  // dK = scale dS^T Q
     });
     return {dqkv, torch::Tensor(), torch::Tensor()};
   }

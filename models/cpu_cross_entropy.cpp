@@ -19,7 +19,8 @@ struct FusedTokenNll : torch::autograd::Function<FusedTokenNll> {
     auto lse = torch::empty({N}, logits.options());  // [N]
     const float* x = logits.data_ptr<float>();
     float* l = lse.data_ptr<float>();
-    at::parallel_for(0, N, kRowGrain, [&](int64_t begin, int64_t end) { logsumexp_rows(x, V, begin, end, l); });
+    at::parallel_for(0, N, kRowGrain,
+                     [&](int64_t begin, int64_t end) { logsumexp_rows(x, V, begin, end, l); });
     ctx->save_for_backward({logits, targets, lse});
     return lse - logits.gather(1, targets.view({N, 1})).view({N});
   }
@@ -46,8 +47,9 @@ struct FusedTokenNll : torch::autograd::Function<FusedTokenNll> {
 torch::Tensor fused_token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
   TORCH_CHECK(logits.dim() == 2 && logits.device().is_cpu() && logits.scalar_type() == torch::kFloat32,
               "fused token NLL takes [N, V] float32 CPU logits, got ", logits.sizes(), " ", logits.options());
-  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0) && targets.scalar_type() == torch::kInt64,
-              "fused token NLL: targets must be [N] int64, got ", targets.sizes(), " ", targets.options());
+  TORCH_CHECK(
+      targets.dim() == 1 && targets.size(0) == logits.size(0) && targets.scalar_type() == torch::kInt64,
+      "fused token NLL: targets must be [N] int64, got ", targets.sizes(), " ", targets.options());
   // Targets out of range are refused by the gather in forward, with the index and the size.
   return FusedTokenNll::apply(logits, targets);
 }

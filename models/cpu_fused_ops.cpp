@@ -15,7 +15,9 @@ constexpr int64_t kNormRows = 64;
 // Elements per task for SwiGLU.
 constexpr int64_t kElementGrain = 1 << 15;
 
-bool is_cpu_float(const torch::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == torch::kFloat32; }
+bool is_cpu_float(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32;
+}
 
 struct FusedRmsNorm : torch::autograd::Function<FusedRmsNorm> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
@@ -100,7 +102,8 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight
 torch::Tensor fused_swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
   TORCH_CHECK(is_cpu_float(gate) && is_cpu_float(up), "fused SwiGLU takes float32 CPU tensors, got ",
               gate.options(), " and ", up.options());
-  TORCH_CHECK(gate.sizes() == up.sizes(), "fused SwiGLU: gate ", gate.sizes(), " and up ", up.sizes(), " differ");
+  TORCH_CHECK(gate.sizes() == up.sizes(), "fused SwiGLU: gate ", gate.sizes(), " and up ", up.sizes(),
+              " differ");
   return FusedSwiGLU::apply(gate, up);
 }
 

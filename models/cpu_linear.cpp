@@ -22,8 +22,8 @@ struct CpuLinear : torch::autograd::Function<CpuLinear> {
     const float *xp = x.data_ptr<float>(), *wp = weight.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     at::parallel_for(0, N, kRowGrain, [&](int64_t begin, int64_t end) {
-      gemm_row_major(false, true, end - begin, out, in, 1.0f, xp + begin * in, in, wp, in, 0.0f, yp + begin * out,
-                     out);
+      gemm_row_major(false, true, end - begin, out, in, 1.0f, xp + begin * in, in, wp, in, 0.0f,
+                     yp + begin * out, out);
     });
     ctx->save_for_backward({x, weight});
     return y;
@@ -49,7 +49,8 @@ struct CpuLinear : torch::autograd::Function<CpuLinear> {
       dweight = torch::empty_like(weight);  // [out, in] = dY^T X, split by output rows
       float* dwp = dweight.data_ptr<float>();
       at::parallel_for(0, out, kOutputRowGrain, [&](int64_t begin, int64_t end) {
-        gemm_row_major(true, false, end - begin, in, N, 1.0f, gp + begin, out, xp, in, 0.0f, dwp + begin * in, in);
+        gemm_row_major(true, false, end - begin, in, N, 1.0f, gp + begin, out, xp, in, 0.0f, dwp + begin * in,
+                       in);
       });
     }
     return {dx, dweight};

@@ -6,10 +6,10 @@ namespace clinfm {
 
 LossSums loss_sums(const ModelOutput& out, const ModelBatch& batch) {
   const int64_t V = out.logits.size(-1);
-  const auto mask = batch.loss_mask.to(torch::kFloat32);                                        // [B, T]
+  const auto mask = batch.loss_mask.to(torch::kFloat32);                // [B, T]
   const auto logits = out.logits.to(torch::kFloat32).reshape({-1, V});  // [B*T, V]
   const auto targets = batch.targets.reshape({-1});                     // [B*T]
-  torch::Tensor nll;                                                     // [B, T]
+  torch::Tensor nll;                                                    // [B, T]
   if (logits.device().is_cpu())
     nll = fused_token_nll(logits, targets).view_as(mask);  // models/cpu_cross_entropy.h
   else

@@ -13,8 +13,8 @@ float sqrtf(float) noexcept;
 namespace clinfm {
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void logsumexp_rows(const float* x, int64_t cols,
-                                                                                 int64_t begin, int64_t end,
-                                                                                 float* lse) {
+                                                                                int64_t begin, int64_t end,
+                                                                                float* lse) {
   for (int64_t i = begin; i < end; ++i) {
     const float* row = x + i * cols;
     float m = row[0];
@@ -65,7 +65,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void causal_softmax(
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void causal_softmax_backward(const float* weights,
-                                                                                          float* grad, int64_t T) {
+                                                                                         float* grad,
+                                                                                         int64_t T) {
   for (int64_t r = 0; r < T; ++r) {
     const float* w = weights + r * T;
     float* g = grad + r * T;
@@ -79,15 +80,17 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void causal_softmax_
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_forward(const float* gate, const float* up,
-                                                                                 int64_t n, float* h) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_forward(const float* gate,
+                                                                                const float* up, int64_t n,
+                                                                                float* h) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) h[j] = gate[j] / (1.0f + expf(-gate[j])) * up[j];
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_backward(const float* gate, const float* up,
-                                                                                  const float* dh, int64_t n,
-                                                                                  float* d_gate, float* d_up) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_backward(const float* gate,
+                                                                                 const float* up,
+                                                                                 const float* dh, int64_t n,
+                                                                                 float* d_gate, float* d_up) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
     const float sig = 1.0f / (1.0f + expf(-gate[j]));
@@ -96,10 +99,11 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_backward
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void rms_norm_rows(const float* x, const float* weight,
-                                                                                float eps, int64_t cols,
-                                                                                int64_t begin, int64_t end, float* y,
-                                                                                float* inv_rms) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void rms_norm_rows(const float* x,
+                                                                               const float* weight, float eps,
+                                                                               int64_t cols, int64_t begin,
+                                                                               int64_t end, float* y,
+                                                                               float* inv_rms) {
   for (int64_t i = begin; i < end; ++i) {
     const float* row = x + i * cols;
     float sum = 0;

@@ -28,7 +28,8 @@ void causal_softmax_backward(const float* weights, float* grad, int64_t T);
 // SwiGLU activation h = silu(gate) * up over n elements, and its backward:
 // d_gate = dh * up * silu'(gate), d_up = dh * silu(gate).
 void swiglu_forward(const float* gate, const float* up, int64_t n, float* h);
-void swiglu_backward(const float* gate, const float* up, const float* dh, int64_t n, float* d_gate, float* d_up);
+void swiglu_backward(const float* gate, const float* up, const float* dh, int64_t n, float* d_gate,
+                     float* d_up);
 
 // RMSNorm of rows [begin, end) of x (cols wide): inv_rms[i] = 1 / sqrt(mean_j x[i, j]^2 + eps),
 // y[i, j] = x[i, j] inv_rms[i] weight[j].

@@ -2,11 +2,11 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
+
 #include "models/cpu_attention.h"
 #include "models/cpu_fused_ops.h"
 #include "models/cpu_linear.h"
-
-#include <cmath>
 
 namespace clinfm {
 namespace {
@@ -61,8 +61,8 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   if (use_fused && x.device().is_cpu() && x.scalar_type() == torch::kFloat32)
     return linear(proj, fused_causal_attention(linear(qkv, x), H, p));
   const auto qkv_out = linear(qkv, x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
-  const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                   // [B, H, T, D]
-  torch::Tensor y;  // [B, H, T, D]
+  const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                           // [B, H, T, D]
+  torch::Tensor y;                                                                     // [B, H, T, D]
   if (use_sdpa) {
 #ifdef CLINFM_TORCH_2
     y = at::scaled_dot_product_attention(q, k, v, {}, p, /*is_causal=*/true);
@@ -158,12 +158,13 @@ ModelOutput ClinicalTransformerImpl::forward(const ModelBatch& batch) {
   h = embedding_dropout(h);
   for (const auto& block : *blocks) h = block->as<Block>()->forward(h);
   ModelOutput out;
-  out.hidden = final_norm(h);                                           // [B, T, C]
+  out.hidden = final_norm(h);               // [B, T, C]
   const auto& E = token_embedding->weight;  // [V, C]
-  out.logits = out.hidden.device().is_cpu() && out.hidden.scalar_type() == torch::kFloat32 && cpu_linear_available()
-                   ? cpu_linear(out.hidden, E)
-                   : torch::matmul(out.hidden, E.t());  // [B, T, V]
-  out.log_rate = time_head(out.hidden).squeeze(-1);                     // [B, T]
+  out.logits =
+      out.hidden.device().is_cpu() && out.hidden.scalar_type() == torch::kFloat32 && cpu_linear_available()
+          ? cpu_linear(out.hidden, E)
+          : torch::matmul(out.hidden, E.t());        // [B, T, V]
+  out.log_rate = time_head(out.hidden).squeeze(-1);  // [B, T]
   return out;
 }
 

@@ -48,7 +48,7 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
   int64_t n_heads;
   double dropout;
   bool use_sdpa;
-  bool use_fused;  // models/cpu_attention.h on fp32 CPU tensors
+  bool use_fused;              // models/cpu_attention.h on fp32 CPU tensors
   torch::Tensor causal_mask_;  // [T, T] bool, cached for the last sequence length and device
 };
 TORCH_MODULE(CausalSelfAttention);
