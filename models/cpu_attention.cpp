@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/cpu_blas.h"
+#include "models/cpu_tensor.h"
 #include "models/row_kernels.h"
 
 namespace clinfm {
@@ -24,6 +25,14 @@ Shape shape_of(const torch::Tensor& qkv, int64_t heads) {
               "fused attention: qkv must be [B, T, 3C], got ", qkv.sizes());
   const int64_t C = qkv.size(2) / 3;
   return {qkv.size(0), qkv.size(1), C, heads, C / heads};
+}
+
+// A [T, T] (or larger) work area per thread, reused across slices and steps: the backward pass
+// needs one per slice, and a fresh allocation each time would sit on the training hot path.
+float* thread_scratch(int64_t floats) {
+  thread_local std::vector<float> scratch;
+  if (int64_t(scratch.size()) < floats) scratch.resize(size_t(floats));
+  return scratch.data();
 }
 
 // Each (batch, head) slice on one thread; BLAS inside a parallel region runs single-threaded.
@@ -56,11 +65,10 @@ struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
       gemm_row_major(false, true, T, T, D, scale, q, s.row(), q + s.C, s.row(), 0.0f, w, T);  // scale Q K^T
       causal_softmax(w, T);
       const float* used = w;  // the weights y is made with
-      std::vector<float> dropped;
       if (noise_all) {
-        dropped.assign(w, w + T * T);
-        for (int64_t j = 0; j < T * T; ++j) dropped[j] *= noise_all[i * T * T + j];
-        used = dropped.data();
+        float* dropped = thread_scratch(T * T);
+        for (int64_t j = 0; j < T * T; ++j) dropped[j] = w[j] * noise_all[i * T * T + j];
+        used = dropped;
       }
       gemm_row_major(false, false, T, D, T, 1.0f, used, T, q + 2 * s.C, s.row(), 0.0f, y_all + s.y_offset(i),
                      s.C);
@@ -90,8 +98,7 @@ struct FusedCausalAttention : torch::autograd::Function<FusedCausalAttention> {
       const float* w = w_all + i * T * T;
       const float* g = dy_all + s.y_offset(i);
       float* dq = dqkv_all + s.qkv_offset(i);
-      std::vector<float> buffer(noise_all ? 2 * T * T : T * T);
-      float* dw = buffer.data();  // [T, T]: dW, then dS in place
+      float* dw = thread_scratch(noise_all ? 2 * T * T : T * T);  // [T, T]: dW, then dS in place
       const float* used = w;
       if (noise_all) {
         float* dropped = dw + T * T;
@@ -118,8 +125,7 @@ bool fused_attention_available() { return cpu_sgemm_available(); }
 
 torch::Tensor fused_causal_attention(const torch::Tensor& qkv, int64_t n_heads, double dropout_p) {
   TORCH_CHECK(fused_attention_available(), "fused attention: no BLAS sgemm in this process");
-  TORCH_CHECK(qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32,
-              "fused attention takes float32 CPU tensors, got ", qkv.options());
+  TORCH_CHECK(is_cpu_float32(qkv), "fused attention takes float32 CPU tensors, got ", qkv.options());
   return FusedCausalAttention::apply(qkv, n_heads, dropout_p);
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "models/cpu_tensor.h"
 #include "models/row_kernels.h"
 
 namespace clinfm {
@@ -45,7 +46,7 @@ struct FusedTokenNll : torch::autograd::Function<FusedTokenNll> {
 }  // namespace
 
 torch::Tensor fused_token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
-  TORCH_CHECK(logits.dim() == 2 && logits.device().is_cpu() && logits.scalar_type() == torch::kFloat32,
+  TORCH_CHECK(logits.dim() == 2 && is_cpu_float32(logits),
               "fused token NLL takes [N, V] float32 CPU logits, got ", logits.sizes(), " ", logits.options());
   TORCH_CHECK(
       targets.dim() == 1 && targets.size(0) == logits.size(0) && targets.scalar_type() == torch::kInt64,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "models/cpu_tensor.h"
 #include "models/row_kernels.h"
 
 namespace clinfm {
@@ -14,10 +15,6 @@ namespace {
 constexpr int64_t kNormRows = 64;
 // Elements per task for SwiGLU.
 constexpr int64_t kElementGrain = 1 << 15;
-
-bool is_cpu_float(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32;
-}
 
 struct FusedRmsNorm : torch::autograd::Function<FusedRmsNorm> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
@@ -92,7 +89,7 @@ struct FusedSwiGLU : torch::autograd::Function<FusedSwiGLU> {
 }  // namespace
 
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  TORCH_CHECK(is_cpu_float(x) && is_cpu_float(weight), "fused RMSNorm takes float32 CPU tensors, got ",
+  TORCH_CHECK(is_cpu_float32(x) && is_cpu_float32(weight), "fused RMSNorm takes float32 CPU tensors, got ",
               x.options(), " and ", weight.options());
   TORCH_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1),
               "fused RMSNorm: weight must be [C] for x [.., C], got ", weight.sizes(), " and ", x.sizes());
@@ -100,7 +97,7 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight
 }
 
 torch::Tensor fused_swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
-  TORCH_CHECK(is_cpu_float(gate) && is_cpu_float(up), "fused SwiGLU takes float32 CPU tensors, got ",
+  TORCH_CHECK(is_cpu_float32(gate) && is_cpu_float32(up), "fused SwiGLU takes float32 CPU tensors, got ",
               gate.options(), " and ", up.options());
   TORCH_CHECK(gate.sizes() == up.sizes(), "fused SwiGLU: gate ", gate.sizes(), " and up ", up.sizes(),
               " differ");

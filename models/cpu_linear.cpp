@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "models/cpu_blas.h"
+#include "models/cpu_tensor.h"
 
 namespace clinfm {
 namespace {
@@ -63,9 +64,8 @@ bool cpu_linear_available() { return cpu_sgemm_available(); }
 
 torch::Tensor cpu_linear(const torch::Tensor& x, const torch::Tensor& weight) {
   TORCH_CHECK(cpu_sgemm_available(), "cpu_linear: no BLAS sgemm in this process");
-  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && weight.device().is_cpu() &&
-                  weight.scalar_type() == torch::kFloat32,
-              "cpu_linear takes float32 CPU tensors, got ", x.options(), " and ", weight.options());
+  TORCH_CHECK(is_cpu_float32(x) && is_cpu_float32(weight), "cpu_linear takes float32 CPU tensors, got ",
+              x.options(), " and ", weight.options());
   TORCH_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "cpu_linear: x ", x.sizes(),
               " does not fit weight ", weight.sizes());
   return CpuLinear::apply(x, weight);

@@ -7,16 +7,19 @@
 #include "models/cpu_attention.h"
 #include "models/cpu_fused_ops.h"
 #include "models/cpu_linear.h"
+#include "models/cpu_tensor.h"
 
 namespace clinfm {
 namespace {
 
-// Bias-free Linear layers on fp32 CPU tensors go through cpu_linear (models/cpu_linear.h): the
-// same product with the rows split over the threads.
+// Whether x W^T goes through cpu_linear (models/cpu_linear.h: the rows split over the threads).
+bool use_cpu_linear(const torch::Tensor& x, const torch::Tensor& weight) {
+  return is_cpu_float32(x) && is_cpu_float32(weight) && cpu_linear_available();
+}
+
+// A bias-free Linear layer: cpu_linear on fp32 CPU, the module's own forward elsewhere.
 torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
-  if (!layer->bias.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
-      layer->weight.scalar_type() == torch::kFloat32 && cpu_linear_available())
-    return cpu_linear(x, layer->weight);
+  if (!layer->bias.defined() && use_cpu_linear(x, layer->weight)) return cpu_linear(x, layer->weight);
   return layer->forward(x);
 }
 
@@ -35,7 +38,7 @@ RMSNormImpl::RMSNormImpl(int64_t channels, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32)
+  if (is_cpu_float32(x) && is_cpu_float32(weight))
     return fused_rms_norm(x, weight, eps);  // models/cpu_fused_ops.h: the same math in one pass
   // Statistics in fp32 even under bf16 autocast.
   const auto x32 = x.to(torch::kFloat32);
@@ -58,8 +61,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_heads, D = C / H;
   const double p = is_training() ? dropout : 0.0;
   // The CPU kernel takes fp32 CPU tensors; anything else (CUDA, bf16) takes the explicit math.
-  if (use_fused && x.device().is_cpu() && x.scalar_type() == torch::kFloat32)
-    return linear(proj, fused_causal_attention(linear(qkv, x), H, p));
+  if (use_fused && is_cpu_float32(x)) return linear(proj, fused_causal_attention(linear(qkv, x), H, p));
   const auto qkv_out = linear(qkv, x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
   const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                           // [B, H, T, D]
   torch::Tensor y;                                                                     // [B, H, T, D]
@@ -93,7 +95,7 @@ SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
   const auto g = linear(gate, x), u = linear(up, x);  // [B, T, F]
-  if (g.device().is_cpu() && g.scalar_type() == torch::kFloat32) return linear(down, fused_swiglu(g, u));
+  if (is_cpu_float32(g)) return linear(down, fused_swiglu(g, u));
   return down(torch::silu(g) * u);
 }
 
@@ -159,12 +161,10 @@ ModelOutput ClinicalTransformerImpl::forward(const ModelBatch& batch) {
   for (const auto& block : *blocks) h = block->as<Block>()->forward(h);
   ModelOutput out;
   out.hidden = final_norm(h);               // [B, T, C]
-  const auto& E = token_embedding->weight;  // [V, C]
-  out.logits =
-      out.hidden.device().is_cpu() && out.hidden.scalar_type() == torch::kFloat32 && cpu_linear_available()
-          ? cpu_linear(out.hidden, E)
-          : torch::matmul(out.hidden, E.t());        // [B, T, V]
-  out.log_rate = time_head(out.hidden).squeeze(-1);  // [B, T]
+  const auto& E = token_embedding->weight;  // [V, C], the tied output projection
+  out.logits = use_cpu_linear(out.hidden, E) ? cpu_linear(out.hidden, E)
+                                             : torch::matmul(out.hidden, E.t());  // [B, T, V]
+  out.log_rate = time_head(out.hidden).squeeze(-1);                               // [B, T]
   return out;
 }
 
