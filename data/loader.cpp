@@ -77,8 +77,10 @@ BatchLoader::BatchLoader(const Dataset& dataset, const LoaderOptions& options)
         "change the batch sizes or the number of ranks");
   }
   accumulation_ = per_rank / options.micro_batch;
+  prefetch_steps_ =
+      options.prefetch_batches == 0 ? 0 : std::max<int64_t>(1, options.prefetch_batches / accumulation_);
   next_consumed_ = options.start_step;
-  if (options.prefetch_steps > 0) thread_ = std::thread([this] { prefetch_loop(); });
+  if (prefetch_steps_ > 0) thread_ = std::thread([this] { prefetch_loop(); });
 }
 
 BatchLoader::~BatchLoader() {
@@ -111,7 +113,7 @@ void BatchLoader::prefetch_loop() {
     for (int64_t step = options_.start_step;; ++step) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        space_.wait(lock, [&] { return stop_ || int64_t(queue_.size()) < options_.prefetch_steps; });
+        space_.wait(lock, [&] { return stop_ || int64_t(queue_.size()) < prefetch_steps_; });
         if (stop_) return;
       }
       auto batches = load_step(step);
@@ -131,7 +133,7 @@ void BatchLoader::prefetch_loop() {
 std::vector<HostBatch> BatchLoader::next_step() {
   const auto started = std::chrono::steady_clock::now();
   std::vector<HostBatch> batches;
-  if (options_.prefetch_steps == 0) {
+  if (prefetch_steps_ == 0) {
     batches = load_step(next_consumed_);
   } else {
     std::unique_lock<std::mutex> lock(mutex_);

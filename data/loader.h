@@ -58,7 +58,9 @@ struct LoaderOptions {
   int rank = 0;
   int world_size = 1;
   uint64_t seed = 0;
-  int64_t prefetch_steps = 2;  // 0: load in the calling thread
+  // Micro-batches kept ready by a background thread (data.prefetch_batches), rounded to whole
+  // steps, at least one; 0: load in the calling thread.
+  int64_t prefetch_batches = 4;
   int64_t start_step = 0;
   std::vector<int32_t> ignored_targets;
 };
@@ -77,6 +79,8 @@ class BatchLoader {
   int64_t accumulation_steps() const { return accumulation_; }
   int64_t patients() const { return data_.patients(); }
   int64_t next_step_index() const { return next_consumed_; }
+  // Whole steps kept ready by the prefetch thread (0: none).
+  int64_t prefetch_steps() const { return prefetch_steps_; }
 
  private:
   std::vector<HostBatch> load_step(int64_t step);
@@ -86,6 +90,7 @@ class BatchLoader {
   SplitData data_;
   GlobalSampler sampler_;
   int64_t accumulation_ = 1;
+  int64_t prefetch_steps_ = 0;
   int64_t next_consumed_ = 0;
   double last_wait_ms_ = 0;
   // Prefetch thread state.

@@ -1,20 +1,25 @@
 // The training loop. A Trainer owns the model, the optimizer, the loaders and the metrics of one
-// run; features live in their components (models/, data/loader, trainer/optim, metrics).
-// Per step: the loader gives this rank's micro-batches; the loss of each is normalised by the
-// number of targets in the whole global batch, so gradients summed over micro-batches (and, with
-// several ranks, over ranks) are exactly the gradient of the global mean loss; then global-norm
-// clipping, the learning rate of the schedule, and an AdamW update. A step whose loss or
-// gradient norm is NaN/Inf (the same on every rank: both are global) is skipped: no update,
-// counted; train.max_consecutive_bad_steps in a row stop the run.
-// Checkpoints (trainer/checkpoint/) are written every checkpoint.every steps, at the end, and
-// when a preemption signal reaches any rank (the ranks agree at the next step boundary, save
-// and return). A Trainer built with a resume mode restores the whole training state first.
+// run; features live in their components (models/, data/loader, trainer/optimizer.h, metrics).
+// Per step (train_step): the loader gives this rank's micro-batches; the loss of each is
+// normalised by the number of targets in the whole global batch, so gradients summed over
+// micro-batches and ranks are exactly the gradient of the global mean loss; then the optimizer
+// (replicated AdamW or ZeRO-1, one interface) reduces, clips and updates.
+// After each step run() calls, in order: the bad-step policy (a step whose loss or gradient norm
+// is NaN/Inf, the same on every rank, was skipped: counted, and train.max_consecutive_bad_steps
+// in a row stop the run), the cross-rank parameter checksum, the progress report (metrics.jsonl
+// and the console line), validation (the loss on the tuning split every train.validation_every
+// steps), and the step boundary (the ranks agree on preemption, an asynchronous checkpoint is
+// published, a checkpoint is written every checkpoint.every steps, at the end, and on preemption).
+// A Trainer built with a resume mode restores the whole training state first.
+// The file is split by concern: trainer.cpp (set-up, the loop, the step), trainer_parts.cpp (what
+// run() calls after each step), trainer_validation.cpp, trainer_checkpoint.cpp.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/config/resolve.h"
 #include "data/dataset.h"
@@ -22,14 +27,14 @@
 #include "models/transformer.h"
 #include "trainer/checkpoint/writer.h"
 #include "trainer/comm/communicator.h"
-#include "trainer/grad_reducer.h"
+#include "trainer/fault_injection.h"
 #include "trainer/metrics.h"
-#include "trainer/optim.h"
-#include "trainer/zero1.h"
+#include "trainer/optimizer.h"
 
 namespace clinfm {
 
-struct EvalResult {
+// The loss on the tuning split during training ("validation"; eval/ evaluates finished models).
+struct ValidationResult {
   double loss = 0, token_loss = 0, time_loss = 0, perplexity = 0, top1 = 0, top10 = 0;
   // Cross-entropy of the same targets under the training split's token frequencies (add-one
   // smoothed): what a model that ignores the timeline would score.
@@ -51,12 +56,14 @@ class Trainer {
   ~Trainer();
   // Trains to train.max_steps; returns the last step's result.
   StepResult run();
-  // Loss and next-event accuracy on train.eval_batches batches of the tuning split (the same
-  // batches at every evaluation).
-  EvalResult evaluate();
+  // Loss and next-event accuracy on train.validation_batches batches of the tuning split (the
+  // same batches at every validation).
+  ValidationResult validate();
+  // Test-only fault injection (trainer/fault_injection.h).
+  void set_loss_hook(LossHook hook) { loss_hook_ = std::move(hook); }
   ClinicalTransformer& model() { return model_; }
-  // The result of the last periodic evaluation of run() (zeros when none ran).
-  const EvalResult& last_eval() const { return last_eval_; }
+  // The result of the last periodic validation of run() (zeros when none ran).
+  const ValidationResult& last_validation() const { return last_validation_; }
   const ModelDims& dims() const { return model_->dims; }
   // The step the run starts from (0, or the checkpoint's step when resumed).
   int64_t start_step() const { return start_step_; }
@@ -65,10 +72,21 @@ class Trainer {
   int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
+  // trainer.cpp: set-up and the step.
+  void load_data();
+  void build_model();
+  void open_run_folder();
+  LoaderOptions loader_options(const std::string& split) const;
   StepResult train_step(int64_t step);
-  void check_parameters_agree(int64_t step);
+  StepResult count_targets(const std::vector<HostBatch>& micro_batches);
   ModelBatch to_device(const HostBatch& batch) const;
-  void make_train_loader(int64_t start_step);
+  // trainer_parts.cpp: what run() calls after each step (`step` is 1-based there).
+  void apply_bad_step_policy(int64_t step, const StepResult& result);
+  void check_parameters_agree(int64_t step);
+  void report_progress(int64_t step, const StepResult& result, double step_ms);
+  void validate_if_due(int64_t step);
+  bool at_step_boundary(int64_t step);  // true when preempted (a checkpoint is written)
+  void finish_run();
   // trainer_checkpoint.cpp
   void resume(const std::string& mode);
   void restore(const std::string& dir);
@@ -78,24 +96,26 @@ class Trainer {
   Config config_;
   std::string config_yaml_;
   std::unique_ptr<Dataset> dataset_;
-  ClinicalTransformer model_{nullptr};
-  std::vector<std::string> param_names_;  // trainable parameters, optimizer order
-  std::vector<torch::Tensor> params_;
-  std::unique_ptr<AdamW> optimizer_;  // null with ZeRO-1
-  std::unique_ptr<BatchLoader> loader_;
-  std::unique_ptr<MetricsWriter> metrics_;
-  std::unique_ptr<Communicator> comm_;    // null in a world of one
-  std::unique_ptr<GradReducer> reducer_;  // null in a world of one and with ZeRO-1
-  std::unique_ptr<Zero1AdamW> zero1_;     // dist.zero1 with several ranks: replaces optimizer_
-  torch::Device device_{torch::kCPU};
+  std::string manifest_sha256_;  // of the data set's manifest.json
   std::vector<int32_t> ignored_targets_;
   std::vector<double> unigram_nll_;  // per token: -log p_train(token)
-  EvalResult last_eval_;
+  ClinicalTransformer model_{nullptr};
+  NamedParameters named_params_;          // every parameter, registration order
+  std::vector<std::string> param_names_;  // trainable parameters, optimizer order
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<Communicator> comm_;  // the local communicator in a world of one
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<MetricsWriter> metrics_;  // writes nothing on ranks other than 0
   std::unique_ptr<CheckpointWriter> checkpointer_;
-  std::string manifest_sha256_;  // of the data set's manifest.json
+  LossHook loss_hook_;
+  torch::Device device_{torch::kCPU};
+  ValidationResult last_validation_;
   int64_t start_step_ = 0, skipped_steps_ = 0, consecutive_bad_steps_ = 0, last_checkpoint_step_ = -1;
+  int64_t run_positions_ = 0, run_padded_positions_ = 0;  // since run() started
   bool preempted_ = false;
   double peak_flops_ = 0;
+  double flops_per_token_ = 0;
   int threads_ = 1;
 };
 

@@ -20,6 +20,7 @@
 #include "trainer/checkpoint/resume_policy.h"
 #include "trainer/checkpoint/state_io.h"
 #include "trainer/comm/launch.h"
+#include "trainer/run_formulas.h"
 #include "trainer/trainer.h"
 
 #ifndef CLINFM_VERSION
@@ -31,14 +32,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // Rank 0's string on every rank.
-std::string broadcast_string(Communicator* comm, const std::string& text) {
-  if (comm == nullptr) return text;
+std::string broadcast_string(Communicator& comm, const std::string& text) {
   auto length = torch::tensor({int64_t(text.size())}, torch::kInt64);
-  comm->broadcast(length, 0);
+  comm.broadcast(length, 0);
   auto chars = torch::zeros({length.item<int64_t>()}, torch::kInt64);
-  if (comm->rank() == 0)
+  if (comm.rank() == 0)
     for (size_t i = 0; i < text.size(); ++i) chars[int64_t(i)] = int64_t(static_cast<unsigned char>(text[i]));
-  if (chars.numel() > 0) comm->broadcast(chars, 0);
+  if (chars.numel() > 0) comm.broadcast(chars, 0);
   std::string out(size_t(chars.numel()), '\0');
   for (int64_t i = 0; i < chars.numel(); ++i) out[size_t(i)] = char(chars[i].item<int64_t>());
   return out;
@@ -61,7 +61,7 @@ void Trainer::resume(const std::string& mode) {
       error = std::string(e.what()) + "\n  hint: " + e.hint();
     }
   }
-  const std::string verdict = broadcast_string(comm_.get(), error.empty() ? "+" + chosen : "!" + error);
+  const std::string verdict = broadcast_string(*comm_, error.empty() ? "+" + chosen : "!" + error);
   if (verdict[0] == '!') {
     if (world().rank == 0)
       throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));
@@ -103,37 +103,20 @@ void Trainer::restore(const std::string& dir) {
                                    std::string(e.what()).substr(0, 300)));
     }
   }
-  // Optimizer state: the range this rank keeps.
+  // Optimizer state: the range this rank keeps, from however many files the run wrote.
   std::vector<int64_t> numels;
-  int64_t total = 0;
-  for (const auto& p : params_) {
-    numels.push_back(p.numel());
-    total += p.numel();
-  }
+  for (const auto& param : params_) numels.push_back(param.numel());
   std::vector<std::string> files;
-  for (int64_t r = 0; r < meta.optimizer_files; ++r)
-    files.push_back((fs::path(dir) / rank_file("optimizer", int(r))).string());
-  const int64_t begin = zero1_ ? zero1_->shard_begin() : 0, end = zero1_ ? zero1_->shard_end() : total;
-  const OptimizerRange range = read_optimizer_range(files, begin, end, param_names_, numels, dir);
-  if (zero1_) {
-    zero1_->load_state(range.exp_avg, range.exp_avg_sq, range.updates);
-  } else {
-    int64_t offset = 0;
-    for (auto& p : optimizer_->params()) {
-      const int64_t n = p.param.numel();
-      p.exp_avg.copy_(range.exp_avg.narrow(0, offset, n).view(p.exp_avg.sizes()));
-      p.exp_avg_sq.copy_(range.exp_avg_sq.narrow(0, offset, n).view(p.exp_avg_sq.sizes()));
-      offset += n;
-    }
-    optimizer_->set_steps(range.updates);
-  }
+  for (int64_t file = 0; file < meta.optimizer_files; ++file)
+    files.push_back((fs::path(dir) / rank_file("optimizer", int(file))).string());
+  const auto [begin, end] = optimizer_->state_range();
+  optimizer_->load_state(read_optimizer_range(files, begin, end, param_names_, numels, dir));
   // Generators.
   const std::string rng = (fs::path(dir) / rank_file("rng", w.rank)).string();
   if (meta.world_size == w.world_size && fs::exists(rng)) {
     set_cpu_generator_state(read_generator_state_file(rng));
   } else {
-    torch::manual_seed(static_cast<uint64_t>(config_.run.seed) + 1000003ULL * uint64_t(w.rank) +
-                       7919ULL * uint64_t(meta.step));
+    torch::manual_seed(rank_seed(config_.run.seed, w.rank, meta.step));
     log_warn(
         "resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
         "uninterrupted run; the sample order does not)",
@@ -158,34 +141,11 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
     const ModelDims dims = model_->dims;
     files.push_back({"model.pt", [weights, dims] { return weights_bytes(*weights, dims); }});
   }
-  const bool write_optimizer = zero1_ || w.rank == 0;
-  if (write_optimizer) {
-    auto range = std::make_shared<OptimizerRange>();
-    range->names = param_names_;
-    for (const auto& p : params_) {
-      range->numels.push_back(p.numel());
-      range->total += p.numel();
-    }
-    if (zero1_) {
-      range->begin = zero1_->shard_begin();
-      range->end = zero1_->shard_end();
-      range->updates = zero1_->steps();
-      range->exp_avg = zero1_->exp_avg().clone();
-      range->exp_avg_sq = zero1_->exp_avg_sq().clone();
-    } else {
-      std::vector<torch::Tensor> m, v;
-      for (const auto& p : optimizer_->params()) {
-        m.push_back(p.exp_avg.reshape({-1}));
-        v.push_back(p.exp_avg_sq.reshape({-1}));
-      }
-      range->begin = 0;
-      range->end = range->total;
-      range->updates = optimizer_->steps();
-      range->exp_avg = torch::cat(m);  // a copy
-      range->exp_avg_sq = torch::cat(v);
-    }
-    files.push_back(
-        {rank_file("optimizer", zero1_ ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
+  // A sharded optimizer writes one file per rank, a replicated one a single file from rank 0.
+  const bool sharded = optimizer_->sharded();
+  if (sharded || w.rank == 0) {
+    auto range = std::make_shared<OptimizerRange>(optimizer_->state());
+    files.push_back({rank_file("optimizer", sharded ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
   }
   auto generator = std::make_shared<torch::Tensor>(cpu_generator_state());
   files.push_back({rank_file("rng", w.rank), [generator] { return generator_state_bytes(*generator); }});
@@ -193,12 +153,12 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
     CheckpointMeta meta;
     meta.step = step;
     meta.consumed_samples = step * config_.train.global_batch_size;
-    meta.optimizer_updates = zero1_ ? zero1_->steps() : optimizer_->steps();
+    meta.optimizer_updates = optimizer_->updates();
     meta.skipped_steps = skipped_steps_;
     meta.consecutive_bad_steps = consecutive_bad_steps_;
     meta.world_size = w.world_size;
-    meta.zero1 = zero1_ != nullptr;
-    meta.optimizer_files = zero1_ ? w.world_size : 1;
+    meta.zero1 = sharded;
+    meta.optimizer_files = sharded ? w.world_size : 1;
     meta.global_batch_size = config_.train.global_batch_size;
     meta.config_hash = config_hash(config_);
     meta.dataset_manifest_sha256 = manifest_sha256_;
@@ -220,7 +180,7 @@ void Trainer::save_checkpoint(int64_t step) {
   const double stall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   last_checkpoint_step_ = step;
-  if (metrics_) metrics_->write({{"step", double(step)}, {"checkpoint_stall_ms", stall_ms}});
+  metrics_->write({{"step", double(step)}, {"checkpoint_stall_ms", stall_ms}});
   log_info("checkpoint {}: training stalled {:.1f} ms{}", checkpoint_name(step), stall_ms,
            config_.checkpoint.async ? " (asynchronous: written in the background)" : "");
 }

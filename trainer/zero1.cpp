@@ -1,5 +1,6 @@
 #include "trainer/zero1.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "trainer/optim.h"
@@ -17,6 +18,7 @@ Zero1AdamW::Zero1AdamW(const std::vector<std::pair<std::string, torch::Tensor>>&
     total_ += p.numel();
   }
   std::tie(begin_, end_) = shard_range(total_, comm.rank(), comm.size());
+  describe_optimizer_vector(named_params, &layout_);
   decay_mask_ = torch::cat(masks).narrow(0, begin_, end_ - begin_).clone();
   exp_avg_ = torch::zeros({end_ - begin_});
   exp_avg_sq_ = torch::zeros({end_ - begin_});
@@ -34,7 +36,33 @@ void Zero1AdamW::load_state(const torch::Tensor& exp_avg, const torch::Tensor& e
   steps_ = steps;
 }
 
+double Zero1AdamW::finish_backward() {
+  comm_wait_ms_ = 0;
+  return 0;
+}
+
+OptimizerRange Zero1AdamW::state() const {
+  OptimizerRange range = layout_;
+  range.begin = begin_;
+  range.end = end_;
+  range.updates = steps_;
+  range.exp_avg = exp_avg_.clone();
+  range.exp_avg_sq = exp_avg_sq_.clone();
+  return range;
+}
+
+void Zero1AdamW::load_state(const OptimizerRange& state) {
+  load_state(state.exp_avg, state.exp_avg_sq, state.updates);
+}
+
 double Zero1AdamW::step(double lr, double max_norm) {
+  const auto started = std::chrono::steady_clock::now();
+  const double grad_norm = update(lr, max_norm);
+  comm_wait_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  return grad_norm;
+}
+
+double Zero1AdamW::update(double lr, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads, values;
   for (const auto& p : params_) {

@@ -16,16 +16,27 @@
 
 #include "common/config/config.h"
 #include "trainer/comm/communicator.h"
+#include "trainer/optimizer.h"
 
 namespace clinfm {
 
-class Zero1AdamW {
+class Zero1AdamW final : public Optimizer {
  public:
   Zero1AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params,
              const OptimConfig& config, Communicator& comm);
+  // Gradients stay this rank's during backward: all communication happens in step().
+  void begin_micro_step(bool) override {}
+  double finish_backward() override;
   // Uses the gradients in .grad (this rank's, not yet reduced); returns the global gradient
   // norm before clipping. A NaN/Inf norm (the same on every rank) skips the update.
-  double step(double lr, double max_norm);
+  double step(double lr, double max_norm) override;
+  // The whole of step(): reduce-scatter, update and all-gather, none of it overlapped.
+  double comm_wait_ms() const override { return comm_wait_ms_; }
+  int64_t updates() const override { return steps_; }
+  bool sharded() const override { return true; }
+  std::pair<int64_t, int64_t> state_range() const override { return {begin_, end_}; }
+  OptimizerRange state() const override;
+  void load_state(const OptimizerRange& state) override;
   void zero_grad();
   int64_t state_elements() const { return exp_avg_.numel() + exp_avg_sq_.numel(); }
   int64_t total_elements() const { return total_; }
@@ -39,11 +50,15 @@ class Zero1AdamW {
   void load_state(const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq, int64_t steps);
 
  private:
+  double update(double lr, double max_norm);
+
   OptimConfig config_;
   Communicator& comm_;
   std::vector<torch::Tensor> params_;
   int64_t total_ = 0, begin_ = 0, end_ = 0;
   int64_t steps_ = 0;
+  double comm_wait_ms_ = 0;
+  OptimizerRange layout_;  // names, numels and total of the optimizer vector
   torch::Tensor decay_mask_;            // [end - begin] 1 where weight decay applies
   torch::Tensor exp_avg_, exp_avg_sq_;  // [end - begin]
 };

@@ -63,8 +63,8 @@ struct TrainConfig {
   int64_t global_batch_size = 32;
   int64_t micro_batch_size = 8;
   std::string precision = "fp32";  // fp32 | bf16
-  int64_t eval_every = 200;
-  int64_t eval_batches = 20;
+  int64_t validation_every = 200;  // the tuning-split loss during training ("validation")
+  int64_t validation_batches = 20;
   int64_t max_consecutive_bad_steps = 5;
   std::vector<std::string> ignore_target_codes;  // codes never predicted (loss mask 0)
   double peak_tflops = 0.0;                      // 0: measure the CPU's fp32 matmul peak

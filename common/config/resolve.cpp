@@ -15,6 +15,7 @@
 
 #include "common/config/dump.h"
 #include "common/config/schema.h"
+#include "common/log.h"
 #include "common/text.h"
 
 namespace clinfm {
@@ -289,7 +290,7 @@ class Resolver {
                   "delete one of the two lines");
           continue;
         }
-        const FieldSpec* spec = schema.find_field(path);
+        const FieldSpec* spec = find_field_or_renamed(path, key_where);
         if (!spec) {
           unknown_key(key_where, path, "unknown key");
           continue;
@@ -315,6 +316,17 @@ class Resolver {
     }
     if (hint.empty()) hint = fmt::format("the sections are: {}", join(names, ", "));
     problem(where, name, "unknown section", hint);
+  }
+
+  // A key of this release, or one renamed in it (accepted with a warning naming the new key).
+  const FieldSpec* find_field_or_renamed(const std::string& path, const ValueSource& where) {
+    const Schema& schema = config_schema();
+    if (const FieldSpec* spec = schema.find_field(path)) return spec;
+    const std::string* renamed = schema.renamed_to(path);
+    if (renamed == nullptr) return nullptr;
+    log_warn("{}: '{}' is deprecated: it is now '{}' (the old name stops working in the next release)",
+             where.describe(), path, *renamed);
+    return schema.find_field(*renamed);
   }
 
   void unknown_key(const ValueSource& where, const std::string& path, const std::string& message) {
@@ -381,7 +393,7 @@ class Resolver {
       return;
     }
     const std::string path = arg.substr(0, eq);
-    const FieldSpec* spec = config_schema().find_field(path);
+    const FieldSpec* spec = find_field_or_renamed(path, where);
     if (!spec) {
       if (path == "base") {
         problem(where, path, "the base config cannot be overridden", "edit the file's base: line instead");

@@ -157,7 +157,7 @@ Schema build_schema() {
   add(field("optim", &Config::optim, &OptimConfig::decay_embeddings_and_norms, "decay_embeddings_and_norms",
             "Apply weight decay to embeddings, norms and biases too."));
 
-  section("train", "Length of the run, batch sizes, precision and periodic evaluation.");
+  section("train", "Length of the run, batch sizes, precision and periodic validation.");
   add(field("train", &Config::train, &TrainConfig::max_steps, "max_steps", "Optimizer steps of the run.")
           .at_least(1));
   add(field("train", &Config::train, &TrainConfig::global_batch_size, "global_batch_size",
@@ -169,11 +169,11 @@ Schema build_schema() {
   add(field("train", &Config::train, &TrainConfig::precision, "precision",
             "fp32 everywhere, or bf16 autocast with fp32 master weights (CUDA only).")
           .one_of({"fp32", "bf16"}));
-  add(field("train", &Config::train, &TrainConfig::eval_every, "eval_every",
-            "Evaluate on the tuning split every N steps; 0 turns it off.")
+  add(field("train", &Config::train, &TrainConfig::validation_every, "validation_every",
+            "Validation (loss on the tuning split) every N steps; 0 turns it off.")
           .at_least(0));
-  add(field("train", &Config::train, &TrainConfig::eval_batches, "eval_batches",
-            "Batches of the tuning split per evaluation.")
+  add(field("train", &Config::train, &TrainConfig::validation_batches, "validation_batches",
+            "Batches of the tuning split per validation.")
           .at_least(1));
   add(field("train", &Config::train, &TrainConfig::max_consecutive_bad_steps, "max_consecutive_bad_steps",
             "Stop after this many consecutive steps with a NaN/Inf loss or gradient.")
@@ -238,6 +238,8 @@ Schema build_schema() {
   add(field("log", &Config::log, &LogConfig::all_ranks, "all_ranks",
             "Print informational lines on every rank, not only rank 0."));
   add(field("log", &Config::log, &LogConfig::jsonl, "jsonl", "Write metrics.jsonl in the run folder."));
+  // clinfm 0.1 called validation "eval", like the eval/ module: the old keys go in 0.2.
+  s.renamed = {{"train.eval_every", "train.validation_every"}, {"train.eval_batches", "train.validation_batches"}};
   return s;
 }
 
@@ -285,6 +287,11 @@ const SectionSpec* Schema::find_section(const std::string& name) const {
   for (const auto& s : sections)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+const std::string* Schema::renamed_to(const std::string& old_path) const {
+  const auto found = renamed.find(old_path);
+  return found == renamed.end() ? nullptr : &found->second;
 }
 
 const FieldSpec* Schema::find_field(const std::string& path) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -74,7 +75,13 @@ struct Schema {
   std::vector<FieldSpec> fields;
 
   const SectionSpec* find_section(const std::string& name) const;
+  // Keys renamed in this release: old path -> new path. The old name still works, with a
+  // deprecation warning, for one release.
+  std::map<std::string, std::string> renamed;
+
   const FieldSpec* find_field(const std::string& path) const;
+  // The new path of a renamed key, null when `old_path` was never renamed.
+  const std::string* renamed_to(const std::string& old_path) const;
   std::vector<std::string> keys_of(const std::string& section) const;
   std::vector<std::string> all_paths() const;
 };

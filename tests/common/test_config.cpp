@@ -469,6 +469,29 @@ TEST(ConfigOverrides, ValueIsParsedAsYaml) {
                           "expected a list of strings, but an item is a list", "");
 }
 
+TEST(ConfigOverrides, RenamedKeyStillWorksWithADeprecationWarningNamingTheNewKey) {
+  ::testing::internal::CaptureStderr();
+  const ResolvedConfig r =
+      resolve_config(cfg("good_minimal.yaml"), {"train.eval_every=7", "train.eval_batches=3"});
+  const std::string warnings = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r.config.train.validation_every, 7);
+  EXPECT_EQ(r.config.train.validation_batches, 3);
+  EXPECT_NE(warnings.find("'train.eval_every' is deprecated: it is now 'train.validation_every'"), std::string::npos)
+      << warnings;
+  EXPECT_NE(warnings.find("command line 'train.eval_batches=3'"), std::string::npos) << warnings;
+  // The new name is what a resolved config writes.
+  EXPECT_NE(config_to_yaml(r.config).find("validation_every: 7"), std::string::npos);
+  EXPECT_EQ(config_to_yaml(r.config).find("eval_every"), std::string::npos);
+}
+
+TEST(ConfigErrors, RenamedKeyWithAWrongValueNamesTheNewKey) {
+  ::testing::internal::CaptureStderr();
+  const Failure f = fail_of(cfg("good_minimal.yaml"), {"train.eval_every=-1"});
+  ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(f.problems.size(), 1u) << problems_text(f);
+  EXPECT_EQ(f.problems[0].key, "train.validation_every");
+}
+
 TEST(ConfigOverrides, LaterOverrideWins) {
   const ResolvedConfig r = resolve_config(cfg("good_minimal.yaml"), {"model.n_layers=2", "model.n_layers=5"});
   EXPECT_EQ(r.config.model.n_layers, 5);

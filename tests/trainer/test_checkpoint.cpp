@@ -171,7 +171,7 @@ TEST_P(ExactResume, ResumedRunIsBitwiseTheUninterruptedRun) {
     return resolve_config(
         "", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + out, "run.threads=1", "model.preset=tiny",
              "model.n_layers=1", "data.seq_len=32", "train.max_steps=12", "train.global_batch_size=4",
-             "train.micro_batch_size=2", "optim.lr=3e-3", "optim.warmup_steps=3", "train.eval_every=0",
+             "train.micro_batch_size=2", "optim.lr=3e-3", "optim.warmup_steps=3", "train.validation_every=0",
              "train.peak_tflops=1", "checkpoint.every=6", fmt::format("checkpoint.async={}", async),
              "model.dropout=0.1"});  // dropout: the generator state matters
   };

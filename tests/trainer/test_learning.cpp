@@ -38,10 +38,10 @@ TEST(Learning, TinyPresetBeatsTheUnigramBaselineOnASyntheticCohort) {
       "", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + (dir / "run"), "run.threads=1",
            "model.preset=tiny", "data.seq_len=64", "train.max_steps=100", "train.global_batch_size=16",
            "train.micro_batch_size=16", "optim.lr=3e-3", "optim.min_lr=3e-4", "optim.warmup_steps=10",
-           "train.eval_every=100", "train.eval_batches=8", "log.every=50", "train.peak_tflops=1"});
+           "train.validation_every=100", "train.validation_batches=8", "log.every=50", "train.peak_tflops=1"});
   Trainer trainer(config);
   const StepResult last = trainer.run();
-  const EvalResult& e = trainer.last_eval();
+  const ValidationResult& e = trainer.last_validation();
   ASSERT_GT(e.targets, 2000);
   EXPECT_LT(e.token_loss, 0.9 * e.unigram_token_loss)
       << fmt::format("tuning token loss {:.4f}, unigram baseline {:.4f}", e.token_loss, e.unigram_token_loss);
@@ -52,10 +52,10 @@ TEST(Learning, TinyPresetBeatsTheUnigramBaselineOnASyntheticCohort) {
   EXPECT_TRUE(std::filesystem::exists(dir / "run/config.yaml"));
   const std::string metrics = read_file(dir / "run/metrics.jsonl");
   for (const char* key : {"\"step\"", "\"loss\"", "\"lr\"", "\"grad_norm\"", "\"tokens_per_s\"", "\"mfu\"",
-                          "\"data_wait_ms\"", "\"step_ms\"", "\"eval_loss\"", "\"eval_top10\""}) {
+                          "\"data_wait_ms\"", "\"step_ms\"", "\"validation_loss\"", "\"validation_top10\""}) {
     EXPECT_NE(metrics.find(key), std::string::npos) << key;
   }
-  // 100 steps + 1 evaluation + the stall of the checkpoint written at the end
+  // 100 steps + 1 validation + the stall of the checkpoint written at the end
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 102);
   ClinicalTransformer loaded = load_model(dir / "run/model.pt");
   EXPECT_EQ(loaded->dims.describe(), trainer.dims().describe());

@@ -90,11 +90,11 @@ TEST(Loader, RankSlicesPartitionTheGlobalBatchAndPrefetchChangesNothing) {
   lo.micro_batch = 2;
   lo.global_batch = 8;
   lo.seed = 3;
-  lo.prefetch_steps = 0;
+  lo.prefetch_batches = 0;
   BatchLoader one(dataset, lo);
-  lo.prefetch_steps = 3;
+  lo.prefetch_batches = 12;  // 3 steps of 4 micro-batches
   BatchLoader prefetched(dataset, lo);
-  lo.prefetch_steps = 0;
+  lo.prefetch_batches = 0;
   lo.micro_batch = 1;
   lo.world_size = 2;
   lo.rank = 0;

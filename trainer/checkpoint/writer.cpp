@@ -31,17 +31,16 @@ bool injected_write_fault(int64_t step, int rank) {
   return fault_step == step && fault_rank == rank;
 }
 
-int64_t agree_sum(Communicator* comm, int64_t value) {
-  if (comm == nullptr) return value;
-  auto t = torch::tensor({value}, torch::kInt64);
-  comm->all_reduce(t, ReduceOp::kSum);
-  return t.item<int64_t>();
+int64_t agree_sum(Communicator& comm, int64_t value) {
+  auto sum = torch::tensor({value}, torch::kInt64);
+  comm.all_reduce(sum, ReduceOp::kSum);
+  return sum.item<int64_t>();
 }
 
 }  // namespace
 
-CheckpointWriter::CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator* comm)
-    : run_dir_(std::move(run_dir)), config_(config), comm_(comm), rank_(comm ? comm->rank() : 0) {}
+CheckpointWriter::CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator& comm)
+    : run_dir_(std::move(run_dir)), config_(config), comm_(comm), rank_(comm.rank()) {}
 
 CheckpointWriter::~CheckpointWriter() {
   if (thread_.joinable()) thread_.join();

@@ -34,8 +34,7 @@ struct CheckpointFile {
 
 class CheckpointWriter {
  public:
-  // `comm` is null in a world of one.
-  CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator* comm);
+  CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator& comm);
   ~CheckpointWriter();
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
@@ -58,7 +57,7 @@ class CheckpointWriter {
 
   std::string run_dir_;
   CheckpointConfig config_;
-  Communicator* comm_;
+  Communicator& comm_;
   int rank_ = 0;
   // The checkpoint being written (asynchronous mode: until published).
   bool pending_ = false;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace clinfm {
 
@@ -35,7 +36,7 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  virtual std::string backend() const = 0;  // "mpi" | "nccl"
+  virtual std::string backend() const = 0;  // "local" | "mpi" | "nccl"
 
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
   // Starts an in-place all-reduce and returns at once; the caller must keep `tensor` alive and
@@ -48,7 +49,12 @@ class Communicator {
   // shard_range(total, rank, size).
   virtual void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) = 0;
   virtual void barrier() = 0;
+  // Sums a few host scalars (loss sums) over ranks, in place. They travel as float32.
+  virtual void sum_scalars(std::vector<double>& values);
 };
+
+// A world of one: every collective is the identity (trainer/comm/local_communicator.cpp).
+std::unique_ptr<Communicator> make_local_communicator();
 
 // The MPI backend over MPI_COMM_WORLD (MPI must be initialised: trainer/comm/launch.h).
 // Asynchronous all-reduces run on one communication thread, in the order they were started.
