@@ -1,6 +1,5 @@
 #include "app/cli.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "common/log.h"
@@ -14,14 +13,8 @@ namespace {
 void set_log_rank_from_launcher() {
   const int rank = launcher_rank_from_env();
   if (rank < 0) return;
-  int size = rank + 1;
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
-    if (const char* value = std::getenv(name)) {
-      size = std::atoi(value);
-      break;
-    }
-  }
-  set_log_rank(rank, size);
+  const int size = launcher_size_from_env();
+  set_log_rank(rank, size < 0 ? rank + 1 : size);
 }
 
 }  // namespace

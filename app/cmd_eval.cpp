@@ -1,6 +1,8 @@
 // `clinfm eval SUITE --checkpoint PATH --dataset DIR --out DIR [--truth F --salt F] [eval.*=...]`:
-// runs the suite (eval/runner.h), writes results.json, predictions.csv, report.md and
-// report.html into --out and prints the table of methods with 95% intervals.
+// resolves PATH to a weights file by the rule `clinfm export` shares
+// (trainer/checkpoint/weights_path.h), runs the suite (eval/runner.h), writes results.json,
+// predictions.csv, report.md and report.html into --out and prints the table of methods with
+// 95% intervals.
 // One process only: embedding extraction of a suite on the built-in cohort takes a minute or
 // two on a laptop, so the multi-rank split the issue allows ("may use several MPI ranks") is
 // not built; run it without mpirun.
@@ -15,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "eval/runner.h"
+#include "trainer/checkpoint/weights_path.h"
 
 namespace clinfm {
 namespace {
@@ -34,17 +37,43 @@ struct EvalOptions {
   std::vector<std::string> overrides;
 };
 
-int evaluate(const EvalOptions& options) {
-  for (const std::string& o : options.overrides) {
-    if (o.rfind("eval.", 0) != 0 && o.rfind("log.", 0) != 0) {
-      throw InputError(fmt::format("override '{}': `clinfm eval` takes only eval.* and log.* overrides", o),
-                       "e.g. eval.bootstrap_samples=200");
+void check_options(const EvalOptions& options) {
+  for (const std::string& override_text : options.overrides) {
+    if (override_text.rfind("eval.", 0) != 0 && override_text.rfind("log.", 0) != 0) {
+      throw InputError(
+          fmt::format("override '{}': `clinfm eval` takes only eval.* and log.* overrides", override_text),
+          "e.g. eval.bootstrap_samples=200");
     }
   }
   if (!options.truth.empty() && options.salt.empty()) {
     throw InputError("--truth needs --salt: the truth file holds raw ids, the data set keyed hashes of them",
                      "pass the data.salt_file that `clinfm prep` used");
   }
+}
+
+// The table of methods with 95% intervals (and the zero-shot truth correlations) for stdout.
+std::string console_table(const SuiteResult& result) {
+  std::string table = fmt::format("{:<28} {:<15} {:>6} {:>5}  {:<22} {:<22}\n", "task", "method", "n", "pos",
+                                  "AUROC (95% CI)", "AUPRC (95% CI)");
+  for (const TaskResult& task : result.tasks) {
+    for (const MethodResult& method : task.methods) {
+      const MetricSummary& summary = method.overall;
+      table +=
+          fmt::format("{:<28} {:<15} {:>6} {:>5}  {:<22} {:<22}\n", task.name, method.method, summary.n,
+                      summary.n_positive, summary.reported ? format_interval(summary.auroc) : summary.reason,
+                      summary.reported ? format_interval(summary.auprc) : "");
+    }
+    if (task.truth.contains("zero_shot"))
+      table += fmt::format("{:<28} zero-shot vs truth: pearson {}, spearman {} over {} rows\n", task.name,
+                           three_digits(task.truth["zero_shot"]["pearson_with_truth"]),
+                           three_digits(task.truth["zero_shot"]["spearman_with_truth"]),
+                           task.truth["held_out_rows_matched"].dump());
+  }
+  return table;
+}
+
+int evaluate(const EvalOptions& options) {
+  check_options(options);
   // Only eval.* and log.* matter here; data.dataset is required by the schema, so it is passed on.
   std::vector<std::string> overrides = options.overrides;
   overrides.push_back("data.dataset=" + options.dataset);
@@ -52,7 +81,7 @@ int evaluate(const EvalOptions& options) {
   set_log_level(parse_log_level(resolved.config.log.level, "log.level"));
   EvalRequest request;
   request.suite = options.suite;
-  request.checkpoint = options.checkpoint;
+  request.weights = resolve_weights_path(options.checkpoint);
   request.dataset = options.dataset;
   request.truth = options.truth;
   request.cohort = options.cohort;
@@ -61,23 +90,7 @@ int evaluate(const EvalOptions& options) {
   request.threads = options.threads;
   const SuiteResult result = run_evaluation(request);
   write_outputs(result, options.out);
-
-  std::string table = fmt::format("{:<28} {:<15} {:>6} {:>5}  {:<22} {:<22}\n", "task", "method", "n", "pos",
-                                  "AUROC (95% CI)", "AUPRC (95% CI)");
-  for (const TaskResult& t : result.tasks) {
-    for (const MethodResult& m : t.methods) {
-      const MetricSummary& s = m.overall;
-      table += fmt::format("{:<28} {:<15} {:>6} {:>5}  {:<22} {:<22}\n", t.name, m.method, s.n, s.n_positive,
-                           s.reported ? format_interval(s.auroc) : s.reason,
-                           s.reported ? format_interval(s.auprc) : "");
-    }
-    if (t.truth.contains("zero_shot"))
-      table += fmt::format("{:<28} zero-shot vs truth: pearson {}, spearman {} over {} rows\n", t.name,
-                           three_digits(t.truth["zero_shot"]["pearson_with_truth"]),
-                           three_digits(t.truth["zero_shot"]["spearman_with_truth"]),
-                           t.truth["held_out_rows_matched"].dump());
-  }
-  std::fputs(table.c_str(), stdout);
+  std::fputs(console_table(result).c_str(), stdout);
   log_info("eval: wrote results.json, predictions.csv, report.md, report.html to {}", options.out);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,25 +25,20 @@ std::string env_or(const char* name, const std::string& fallback) {
   return value && *value ? value : fallback;
 }
 
-bool has_env(const char* name) { return std::getenv(name) != nullptr; }
-
-// The launcher that started this process, from the variables it sets.
+// The launcher that started this process, as the report names it; "" when none.
 std::string launcher_name() {
-  if (has_env("OMPI_MCA_orte_hnp_uri") || (has_env("OMPI_COMM_WORLD_SIZE") && !has_env("SLURM_PROCID")))
-    return "mpirun (Open MPI)";
-  if (has_env("SLURM_PROCID") && has_env("SLURM_STEP_ID"))
-    return fmt::format("srun (Slurm job {}, step {})", env_or("SLURM_JOB_ID", "?"),
-                       env_or("SLURM_STEP_ID", "?"));
-  if (has_env("PMIX_RANK") || has_env("PMI_RANK")) return "a PMI launcher";
-  return "";
-}
-
-// The number of processes the launcher says it started; 0 when unknown.
-int launcher_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS", "PMIX_SIZE", "PMI_SIZE"}) {
-    if (const char* value = std::getenv(name)) return std::atoi(value);
+  switch (launcher_from_env()) {
+    case Launcher::kOpenMpi:
+      return "mpirun (Open MPI)";
+    case Launcher::kSlurm:
+      return fmt::format("srun (Slurm job {}, step {})", env_or("SLURM_JOB_ID", "?"),
+                         env_or("SLURM_STEP_ID", "?"));
+    case Launcher::kPmix:
+    case Launcher::kPmi:
+      return "a PMI launcher";
+    default:
+      return "";
   }
-  return 0;
 }
 
 }  // namespace
@@ -60,7 +56,9 @@ const char* status_name(CheckStatus status) {
   }
 }
 
-LaunchEnv read_launch_env() { return {launcher_name(), launcher_size(), has_env("SLURM_JOB_ID")}; }
+LaunchEnv read_launch_env() {
+  return {launcher_name(), std::max(launcher_size_from_env(), 0), std::getenv("SLURM_JOB_ID") != nullptr};
+}
 
 std::vector<CheckLine> check_mpi(const LaunchEnv& launch) {
   std::vector<CheckLine> lines;
@@ -131,7 +129,11 @@ std::vector<CheckLine> check_gpu(int ranks_on_node) {
     }
     return lines;
   }
-  if (devices == 0) {
+  if (devices == 0 && driver_gpus == 0) {
+    lines.push_back({CheckStatus::kInfo, "gpu",
+                     "CUDA build with NCCL and no GPU on this node: training runs on the CPU over MPI; "
+                     "nothing to do"});
+  } else if (devices == 0) {
     lines.push_back({CheckStatus::kWarn, "gpu",
                      fmt::format("CUDA build with NCCL, but LibTorch sees no CUDA device (driver lists {}, "
                                  "CUDA_VISIBLE_DEVICES={}): check nvidia-smi and CUDA_VISIBLE_DEVICES, or "

@@ -8,6 +8,7 @@
 #   bench/checkpoint_bench.sh [CLINFM=build/release/bin/clinfm] [PRESET=small] [DIR=a folder on the disk to test]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CLINFM_PYTHON=${CLINFM_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 clinfm=${1:-$root/build/release/bin/clinfm}
 preset=${2:-small}
 work=$(mktemp -d "${3:-${TMPDIR:-/tmp}}/clinfm-ckbench.XXXXXX")
@@ -23,7 +24,7 @@ for mode in sync async; do
   async=false
   [ $mode = async ] && async=true
   "$clinfm" train configs/quickstart.yaml data.dataset="$work/ds" run.out_dir="$work/run-$mode" model.preset="$preset" \
-    data.seq_len=64 train.max_steps=12 train.global_batch_size=4 train.micro_batch_size=4 train.eval_every=0 \
+    data.seq_len=64 train.max_steps=12 train.global_batch_size=4 train.micro_batch_size=4 train.validation_every=0 \
     run.threads=2 train.peak_tflops=1 log.every=100 checkpoint.every=4 checkpoint.keep_last=5 \
     checkpoint.async=$async >"$work/log-$mode" 2>&1 || { cat "$work/log-$mode"; exit 1; }
 done
@@ -32,7 +33,7 @@ dd_start=$(date +%s%N)
 dd if=/dev/zero of="$work/dd.bin" bs=1M count=$((bytes / 1048576 + 1)) conv=fsync status=none
 dd_s=$(( $(date +%s%N) - dd_start ))e-9
 rm -f "$work/dd.bin"
-/usr/bin/python3 - "$work" "$bytes" "$dd_s" <<'PY'
+"$CLINFM_PYTHON" - "$work" "$bytes" "$dd_s" <<'PY'
 import json, statistics, sys
 work, size, dd_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 def stalls(mode):

@@ -6,6 +6,7 @@
 #   bench/ddp_overlap_bench.sh [CLINFM=build/release/bin/clinfm] [PRESET=small] [STEPS=12]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CLINFM_PYTHON=${CLINFM_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 clinfm=${1:-$root/build/release/bin/clinfm}
 preset=${2:-small}
 steps=${3:-12}
@@ -24,9 +25,9 @@ printf '| %-8s | %10s | %15s | %9s | %10s |\n' -------- ---------- -------------
 for overlap in true false; do
   mpirun "${flags[@]}" -np 2 "$clinfm" train configs/quickstart.yaml data.dataset="$work/ds" run.out_dir="$work/run-$overlap" \
     model.preset="$preset" data.seq_len=128 train.max_steps="$steps" train.global_batch_size=8 train.micro_batch_size=4 \
-    train.eval_every=0 run.threads=1 dist.overlap="$overlap" train.peak_tflops=1 log.every=100 >"$work/log-$overlap" 2>&1 \
+    train.validation_every=0 run.threads=1 dist.overlap="$overlap" train.peak_tflops=1 log.every=100 >"$work/log-$overlap" 2>&1 \
     || { cat "$work/log-$overlap"; exit 1; }
-  /usr/bin/python3 - "$work/run-$overlap/metrics.jsonl" "$overlap" <<'PY'
+  "$CLINFM_PYTHON" - "$work/run-$overlap/metrics.jsonl" "$overlap" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"step_ms"' in l][2:]  # skip warm-up steps
 step = statistics.median(r["step_ms"] for r in rows)

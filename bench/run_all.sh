@@ -16,6 +16,7 @@
 # Exit 1 when a benchmark failed (its row says so and names its log); the file is still written.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CLINFM_PYTHON=${CLINFM_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 build=$root/build/release quick=0 out=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -90,7 +91,7 @@ export RUN_ALL_MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/me
 export RUN_ALL_OS=$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || uname -sr)
 export RUN_ALL_KERNEL=$(uname -r)
 export RUN_ALL_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-/usr/bin/python3 "$root/bench/results_md.py" "$results" "$root/bench/results/gpu" >"$out.tmp" && mv "$out.tmp" "$out" \
+"$CLINFM_PYTHON" "$root/bench/results_md.py" "$results" "$root/bench/results/gpu" >"$out.tmp" && mv "$out.tmp" "$out" \
   || { echo "run_all.sh: could not write $out" >&2; exit 1; }
 echo "wrote $out"
 [ ${#failed[@]} -eq 0 ] || { echo "failed: ${failed[*]}"; exit 1; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training throughput on CPU: clinfm (bench/train_throughput.cpp) against an equivalent eager
-# Python PyTorch script (bench/train_reference.py, Debian's python3-torch) with the same model,
+# Python PyTorch script (bench/train_reference.py, the project's .venv torch 2.11) with the same model,
 # batch, sequence length, optimizer and threads. Goal: >= 1.25x for tiny, >= 1.0x for small.
 #
 # These machines are virtual and their speed drifts by up to 2x within minutes (the sgemm peak
@@ -10,11 +10,12 @@
 #   bench/train_bench.sh [BUILD_DIR=build/release] [THREADS=2] [ROUNDS=5]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CLINFM_PYTHON=${CLINFM_PYTHON:-$root/.venv/bin/python}  # the project's Python (scripts/setup.sh)
 build=${1:-$root/build/release}
 threads=${2:-2}
 rounds=${3:-5}
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
+py="$CLINFM_PYTHON"
 field() { $py -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 rows=()

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   clinfm::apply_torch_threads(static_cast<int>(threads));
   clinfm::ModelConfig mc;
   mc.preset = preset;
-  const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11, clinfm::sdpa_available());
+  const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11);
   clinfm::ClinicalTransformer model(dims);
   model->reset_parameters(1);
   std::vector<std::pair<std::string, torch::Tensor>> named;

@@ -10,34 +10,85 @@ find_package(nlohmann_json REQUIRED)
 # libcrypto: SHA-256 of checkpoint files with the CPU's SHA extensions (trainer/checkpoint/file_hash.h).
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
-# LibTorch: Debian's libtorch-dev (1.13, CPU) in CI; the CUDA LibTorch inside a PyTorch wheel on
-# GPU machines (pass -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')).
-find_package(Torch REQUIRED)
-# TorchConfig puts its ABI flags in TORCH_CXX_FLAGS; keep them on a target instead of globally.
+# LibTorch: the one inside the torch==2.11.0 wheel of the project's virtual environment
+# (scripts/setup.sh makes .venv; CLINFM_PYTHON names another Python that has torch). Built for
+# CUDA 13.0, the same build as the GPU machine's. clinfm imports its libraries and headers
+# directly instead of through the wheel's TorchConfig.cmake, which enables the CUDA language
+# (nvcc, and CMake >= 3.31.9 for CUDA 13's CCCL headers) although clinfm compiles no .cu file:
+# the CUDA code of clinfm is C++ against the CUDA runtime, NCCL and ATen's CUDA headers.
+set(CLINFM_PYTHON "${PROJECT_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python whose torch package provides LibTorch (scripts/setup.sh installs it in .venv)")
+execute_process(
+  COMMAND "${CLINFM_PYTHON}" -c
+          "import importlib.metadata as m, importlib.util as u, os; print(os.path.dirname(u.find_spec('torch').origin)); print(m.version('torch'))"
+  OUTPUT_VARIABLE _torch_probe ERROR_VARIABLE _torch_error RESULT_VARIABLE _torch_status OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _torch_status EQUAL 0)
+  message(FATAL_ERROR "LibTorch: ${CLINFM_PYTHON} has no torch package (${_torch_error}). "
+                      "Run scripts/setup.sh, or pass -DCLINFM_PYTHON=/path/to/python with torch==2.11.0 installed.")
+endif()
+string(REPLACE "\n" ";" _torch_probe "${_torch_probe}")
+list(GET _torch_probe 0 CLINFM_TORCH_ROOT)
+list(GET _torch_probe 1 Torch_VERSION)
+string(REGEX REPLACE "\\+.*" "" Torch_VERSION "${Torch_VERSION}")
+if(Torch_VERSION VERSION_LESS "2.11")
+  message(FATAL_ERROR "LibTorch ${Torch_VERSION} at ${CLINFM_TORCH_ROOT}: clinfm needs torch 2.11 (scripts/setup.sh installs it)")
+endif()
+foreach(_lib torch torch_cpu c10)
+  find_library(CLINFM_${_lib}_LIBRARY ${_lib} PATHS "${CLINFM_TORCH_ROOT}/lib" NO_DEFAULT_PATH REQUIRED)
+endforeach()
+# The wheel's include folder also carries third-party headers, fmt 12 among them, which would
+# shadow Debian's fmt 9 that clinfm links: clinfm sees that folder through a copy of links
+# without them.
+set(_torch_includes "${CMAKE_BINARY_DIR}/torch-include")
+file(REMOVE_RECURSE "${_torch_includes}")
+file(MAKE_DIRECTORY "${_torch_includes}")
+file(GLOB _torch_include_entries RELATIVE "${CLINFM_TORCH_ROOT}/include" "${CLINFM_TORCH_ROOT}/include/*")
+foreach(_entry ${_torch_include_entries})
+  if(NOT _entry STREQUAL "fmt")
+    file(CREATE_LINK "${CLINFM_TORCH_ROOT}/include/${_entry}" "${_torch_includes}/${_entry}" SYMBOLIC)
+  endif()
+endforeach()
 add_library(clinfm_torch INTERFACE)
-target_link_libraries(clinfm_torch INTERFACE ${TORCH_LIBRARIES})
-target_include_directories(clinfm_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
-separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
-target_compile_options(clinfm_torch INTERFACE ${_torch_flags})
-if(Torch_VERSION VERSION_GREATER_EQUAL "2.0")
-  target_compile_definitions(clinfm_torch INTERFACE CLINFM_TORCH_2=1)
-endif()
+target_include_directories(clinfm_torch SYSTEM INTERFACE "${_torch_includes}"
+                                                         "${CLINFM_TORCH_ROOT}/include/torch/csrc/api/include")
+# The wheel's libtorch.so exports its own copy of std::filesystem (built with a newer GCC than
+# the system's libstdc++): the system libstdc++ must come first among the needed libraries, or
+# clinfm's std::filesystem calls bind to that copy (and crash in remove_all).
+target_link_libraries(clinfm_torch INTERFACE stdc++ ${CLINFM_torch_LIBRARY} ${CLINFM_torch_cpu_LIBRARY}
+                                             ${CLINFM_c10_LIBRARY})
+target_compile_definitions(clinfm_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
 
-# The CUDA/NCCL code path: on by default exactly when the LibTorch found was built with CUDA.
-set(_torch_has_cuda OFF)
-if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
-  set(_torch_has_cuda ON)
+# The CUDA path (device selection, bf16 autocast, the NCCL communicator): on wherever a CUDA
+# toolkit with NCCL is found, GPU or not, so that CI compiles every CUDA source.
+find_package(CUDAToolkit QUIET)
+find_path(CLINFM_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{NCCL_HOME}/include)
+# One libnccl.so.2 per process: the one LibTorch loads (the wheel's, else the toolkit's).
+find_library(CLINFM_NCCL_LIBRARY NAMES nccl libnccl.so.2
+             HINTS "${CLINFM_TORCH_ROOT}/../nvidia/nccl/lib" ${CUDAToolkit_LIBRARY_DIR} $ENV{NCCL_HOME}/lib)
+set(_cuda_found OFF)
+if(CUDAToolkit_FOUND AND CLINFM_NCCL_INCLUDE_DIR AND CLINFM_NCCL_LIBRARY AND EXISTS "${CLINFM_TORCH_ROOT}/lib/libtorch_cuda.so")
+  set(_cuda_found ON)
 endif()
-option(CLINFM_WITH_CUDA "Build the CUDA/NCCL code path (needs a CUDA-enabled LibTorch)" ${_torch_has_cuda})
-if(CLINFM_WITH_CUDA AND NOT _torch_has_cuda)
-  message(FATAL_ERROR "CLINFM_WITH_CUDA=ON but the LibTorch found at ${Torch_DIR} has no CUDA. "
-                      "Point CMAKE_PREFIX_PATH at a CUDA LibTorch or configure with -DCLINFM_WITH_CUDA=OFF.")
+option(CLINFM_WITH_CUDA "Build the CUDA/NCCL code path (needs the CUDA toolkit with NCCL)" ${_cuda_found})
+if(CLINFM_WITH_CUDA AND NOT _cuda_found)
+  message(FATAL_ERROR "CLINFM_WITH_CUDA=ON but no CUDA toolkit with NCCL (or no libtorch_cuda.so in ${CLINFM_TORCH_ROOT}) "
+                      "was found: install CUDA 13 at /usr/local/cuda or configure with -DCLINFM_WITH_CUDA=OFF.")
 endif()
 if(CLINFM_WITH_CUDA)
-  find_package(CUDAToolkit REQUIRED)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{NCCL_HOME}/include REQUIRED)
-  # PyTorch wheels ship NCCL as nvidia/nccl/lib/libnccl.so.2 only (no unversioned link).
-  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${CUDAToolkit_LIBRARY_DIR} $ENV{NCCL_HOME}/lib REQUIRED)
+  if(CUDAToolkit_VERSION VERSION_LESS "13.0" OR CUDAToolkit_VERSION VERSION_GREATER_EQUAL "14.0")
+    message(FATAL_ERROR "CUDA toolkit ${CUDAToolkit_VERSION} at ${CUDAToolkit_BIN_DIR}: torch 2.11.0 from PyPI is "
+                        "built for CUDA 13.0; mixing CUDA major versions in one process does not work")
+  endif()
+  find_library(CLINFM_torch_cuda_LIBRARY torch_cuda PATHS "${CLINFM_TORCH_ROOT}/lib" NO_DEFAULT_PATH REQUIRED)
+  find_library(CLINFM_c10_cuda_LIBRARY c10_cuda PATHS "${CLINFM_TORCH_ROOT}/lib" NO_DEFAULT_PATH REQUIRED)
+  # libtorch_cuda registers the CUDA kernels in its static initialisers: link it even though no
+  # symbol of it is referenced.
+  target_link_libraries(clinfm_torch INTERFACE "-Wl,--no-as-needed" ${CLINFM_torch_cuda_LIBRARY}
+                                               ${CLINFM_c10_cuda_LIBRARY} CUDA::cudart)
+  target_include_directories(clinfm_torch SYSTEM INTERFACE ${CUDAToolkit_INCLUDE_DIRS})
+  if(EXISTS "${CUDAToolkit_INCLUDE_DIRS}/cccl")  # CUDA 13 keeps libcu++/CUB/Thrust there
+    target_include_directories(clinfm_torch SYSTEM INTERFACE "${CUDAToolkit_INCLUDE_DIRS}/cccl")
+  endif()
   target_compile_definitions(clinfm_torch INTERFACE CLINFM_WITH_CUDA=1)
 endif()
 

@@ -20,7 +20,8 @@ function(clinfm_add_unit_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main clinfm_options)
   target_compile_definitions(${name} PRIVATE CLINFM_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-                                             CLINFM_BINARY_DIR="${PROJECT_BINARY_DIR}")
+                                             CLINFM_BINARY_DIR="${PROJECT_BINARY_DIR}"
+                                             CLINFM_PYTHON="${CLINFM_PYTHON}")
   gtest_discover_tests(${name} PROPERTIES LABELS ${T_LABEL} DISCOVERY_TIMEOUT 60)
 endfunction()
 
@@ -34,4 +35,13 @@ function(clinfm_add_mpi_test name np)
            COMMAND ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_FLAGS} ${np} ${CLINFM_MPIEXEC_PREFLAGS}
                    ${MPIEXEC_PREFLAGS} ${T_COMMAND} ${MPIEXEC_POSTFLAGS})
   set_tests_properties(${name} PROPERTIES LABELS mpi TIMEOUT ${T_TIMEOUT} PROCESSORS ${np})
+endfunction()
+
+# Called last in each tests/*/CMakeLists.txt: the folder's script tests find the project's Python
+# (torch 2.11, numpy, h5py, scikit-learn) in CLINFM_PYTHON. GoogleTest binaries get it compiled in.
+function(clinfm_tests_use_project_python)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  if(tests)
+    set_property(TEST ${tests} APPEND PROPERTY ENVIRONMENT "CLINFM_PYTHON=${CLINFM_PYTHON}")
+  endif()
 endfunction()

@@ -9,41 +9,41 @@ std::vector<int32_t> select_count_columns(const std::vector<HistoryRef>& train_r
                                           int64_t min_rows) {
   std::vector<int64_t> rows_with(size_t(vocab_size), 0);
   std::vector<int64_t> seen_in_row(size_t(vocab_size), -1);
-  for (size_t r = 0; r < train_rows.size(); ++r) {
-    const HistoryRef& h = train_rows[r];
-    for (int64_t i = 0; i < h.history_events; ++i) {
-      const int32_t token = h.patient->tokens[size_t(i)];
-      if (token < 0 || token >= vocab_size || seen_in_row[size_t(token)] == int64_t(r)) continue;
-      seen_in_row[size_t(token)] = int64_t(r);
+  for (size_t i = 0; i < train_rows.size(); ++i) {
+    const HistoryRef& history = train_rows[i];
+    for (int64_t j = 0; j < history.history_events; ++j) {
+      const int32_t token = history.patient->tokens[size_t(j)];
+      if (token < 0 || token >= vocab_size || seen_in_row[size_t(token)] == int64_t(i)) continue;
+      seen_in_row[size_t(token)] = int64_t(i);
       rows_with[size_t(token)] += 1;
     }
   }
   std::vector<int32_t> columns;
-  for (int32_t t = 1; t < vocab_size; ++t)  // <pad> never occurs in a history
-    if (rows_with[size_t(t)] >= min_rows) columns.push_back(t);
+  for (int32_t token = 1; token < vocab_size; ++token)  // <pad> never occurs in a history
+    if (rows_with[size_t(token)] >= min_rows) columns.push_back(token);
   return columns;
 }
 
 FeatureMatrix count_features(const std::vector<HistoryRef>& rows, const std::vector<int32_t>& columns,
                              int32_t vocab_size) {
   std::vector<int32_t> column_of(size_t(vocab_size), -1);
-  for (size_t c = 0; c < columns.size(); ++c) column_of[size_t(columns[c])] = int32_t(c);
-  FeatureMatrix x;
-  x.rows = static_cast<int64_t>(rows.size());
-  x.cols = static_cast<int64_t>(columns.size()) + 1;
-  x.values.assign(size_t(x.rows * x.cols), 0.0f);
-  for (int64_t r = 0; r < x.rows; ++r) {
-    const HistoryRef& h = rows[size_t(r)];
-    float* row = x.values.data() + r * x.cols;
-    for (int64_t i = 0; i < h.history_events; ++i) {
-      const int32_t token = h.patient->tokens[size_t(i)];
+  for (size_t i = 0; i < columns.size(); ++i) column_of[size_t(columns[i])] = int32_t(i);
+  FeatureMatrix features;
+  features.rows = static_cast<int64_t>(rows.size());
+  features.cols = static_cast<int64_t>(columns.size()) + 1;
+  features.values.assign(size_t(features.rows * features.cols), 0.0f);
+  for (int64_t i = 0; i < features.rows; ++i) {
+    const HistoryRef& history = rows[size_t(i)];
+    float* row = features.values.data() + i * features.cols;
+    for (int64_t j = 0; j < history.history_events; ++j) {
+      const int32_t token = history.patient->tokens[size_t(j)];
       if (token >= 0 && token < vocab_size && column_of[size_t(token)] >= 0)
         row[column_of[size_t(token)]] += 1.0f;
     }
-    for (int64_t c = 0; c + 1 < x.cols; ++c) row[c] = std::log1p(row[c]);
-    row[x.cols - 1] = static_cast<float>(h.prediction_age_days / 365.25 / 10.0);
+    for (int64_t j = 0; j + 1 < features.cols; ++j) row[j] = std::log1p(row[j]);
+    row[features.cols - 1] = static_cast<float>(history.prediction_age_days / 365.25 / 10.0);
   }
-  return x;
+  return features;
 }
 
 }  // namespace clinfm

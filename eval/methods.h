@@ -2,14 +2,16 @@
 //   probe           L2 logistic regression on the model embedding (l2 picked on tuning)
 //   zero_shot       the model's own risk from its next-event heads (formula in docs/eval.md)
 //   count_baseline  L2 logistic regression on history token counts (count_features.h)
-// plus the optional k-shot curve of probe and baseline, and the statistics of one method's
-// held-out scores (overall and per subgroup). Plain C++: features arrive as matrices.
+// plus the optional k-shot curve of probe and baseline, the statistics of one method's held-out
+// scores (overall and per subgroup) and the subgroups themselves. Plain C++: features arrive as
+// matrices.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/shard.h"
 #include "eval/logistic.h"
 #include "eval/results.h"
 
@@ -36,6 +38,13 @@ struct SubgroupDefinition {
 void score_method(MethodResult& method, const std::vector<int>& y, const std::vector<uint64_t>& patient,
                   const std::vector<SubgroupDefinition>& subgroups, const BootstrapOptions& overall,
                   int64_t min_subgroup_patients);
+
+// The subgroups named in eval.subgroups ("sex": female, male and, when present, unknown;
+// "age_band": one per band of `age_bands`, by the age at the prediction time), in that order.
+std::vector<SubgroupDefinition> define_subgroups(const std::vector<std::string>& subgroups,
+                                                 const std::vector<Sex>& sexes,
+                                                 const std::vector<double>& prediction_age_days,
+                                                 const std::vector<double>& age_bands);
 
 // Age bands from lower edges in years: {18, 40, 65} -> "<18", "18-39", "40-64", "65+".
 std::vector<std::string> age_band_names(const std::vector<double>& edges);

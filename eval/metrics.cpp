@@ -28,40 +28,42 @@ std::vector<int64_t> sort_by_score_desc(const std::vector<double>& score) {
 
 BinaryMetrics compute_metrics(const std::vector<int>& y, const std::vector<double>& score,
                               const std::vector<int64_t>& order, const std::vector<double>& weights) {
-  BinaryMetrics m;
+  BinaryMetrics metrics;
   const bool weighted = !weights.empty();
   double total_pos = 0, total_neg = 0, brier = 0;
-  double bin_w[10] = {}, bin_y[10] = {}, bin_p[10] = {};
+  double bin_weight[10] = {}, bin_label[10] = {}, bin_score[10] = {};
   for (size_t i = 0; i < y.size(); ++i) {
-    const double w = weighted ? weights[i] : 1.0;
-    if (w == 0) continue;
-    (y[i] ? total_pos : total_neg) += w;
-    const double d = score[i] - y[i];
-    brier += w * d * d;
-    const int b = bin_of(score[i]);
-    bin_w[b] += w;
-    bin_y[b] += w * y[i];
-    bin_p[b] += w * score[i];
+    const double weight = weighted ? weights[i] : 1.0;
+    if (weight == 0) continue;
+    (y[i] ? total_pos : total_neg) += weight;
+    const double error = score[i] - y[i];
+    brier += weight * error * error;
+    const int bin = bin_of(score[i]);
+    bin_weight[bin] += weight;
+    bin_label[bin] += weight * y[i];
+    bin_score[bin] += weight * score[i];
   }
   const double total = total_pos + total_neg;
-  if (total <= 0) return m;
-  m.brier = brier / total;
-  for (int b = 0; b < 10; ++b)
-    if (bin_w[b] > 0) m.ece += bin_w[b] / total * std::fabs(bin_y[b] / bin_w[b] - bin_p[b] / bin_w[b]);
+  if (total <= 0) return metrics;
+  metrics.brier = brier / total;
+  for (int bin = 0; bin < 10; ++bin)
+    if (bin_weight[bin] > 0)
+      metrics.ece += bin_weight[bin] / total *
+                     std::fabs(bin_label[bin] / bin_weight[bin] - bin_score[bin] / bin_weight[bin]);
   if (total_pos <= 0 || total_neg <= 0) {
-    m.auroc = m.auprc = NAN;
-    return m;
+    metrics.auroc = metrics.auprc = NAN;
+    return metrics;
   }
   // Walk tie groups from the highest score down.
   double tp = 0, fp = 0, auc = 0, ap = 0, prev_recall = 0;
   size_t k = 0;
   while (k < order.size()) {
-    const double s = score[size_t(order[k])];
+    const double group_score = score[size_t(order[k])];
     double group_pos = 0, group_neg = 0;
-    for (; k < order.size() && score[size_t(order[k])] == s; ++k) {
+    for (; k < order.size() && score[size_t(order[k])] == group_score; ++k) {
       const size_t i = size_t(order[k]);
-      const double w = weighted ? weights[i] : 1.0;
-      (y[i] ? group_pos : group_neg) += w;
+      const double weight = weighted ? weights[i] : 1.0;
+      (y[i] ? group_pos : group_neg) += weight;
     }
     auc += group_neg * (tp + 0.5 * group_pos);
     tp += group_pos;
@@ -72,9 +74,9 @@ BinaryMetrics compute_metrics(const std::vector<int>& y, const std::vector<doubl
       prev_recall = recall;
     }
   }
-  m.auroc = auc / (total_pos * total_neg);
-  m.auprc = ap;
-  return m;
+  metrics.auroc = auc / (total_pos * total_neg);
+  metrics.auprc = ap;
+  return metrics;
 }
 
 BinaryMetrics compute_metrics(const std::vector<int>& y, const std::vector<double>& score) {
@@ -90,81 +92,99 @@ double percentile(std::vector<double>& values, double q) {
   return values[lo] + (pos - double(lo)) * (values[hi] - values[lo]);
 }
 
-MetricSummary summarize_metrics(const std::vector<int>& y, const std::vector<double>& score,
-                                const std::vector<uint64_t>& cluster, const BootstrapOptions& options) {
-  MetricSummary s;
-  s.n = static_cast<int64_t>(y.size());
-  s.n_positive = std::accumulate(y.begin(), y.end(), int64_t{0});
+namespace {
+
+// Patient ids -> dense indices 0..patients-1, in order of first appearance.
+std::vector<int64_t> dense_clusters(const std::vector<uint64_t>& cluster, int64_t* patients) {
   std::unordered_map<uint64_t, int64_t> index;
-  std::vector<int64_t> cluster_of(y.size());
-  for (size_t i = 0; i < y.size(); ++i) {
-    auto it = index.emplace(cluster[i], static_cast<int64_t>(index.size())).first;
-    cluster_of[i] = it->second;
+  std::vector<int64_t> cluster_of(cluster.size());
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto entry = index.emplace(cluster[i], static_cast<int64_t>(index.size())).first;
+    cluster_of[i] = entry->second;
   }
-  s.n_patients = static_cast<int64_t>(index.size());
-  if (s.n_patients < options.min_patients) {
-    s.reason = "too few patients";
-    return s;
-  }
-  if (s.n_positive == 0 || s.n_positive == s.n) {
-    s.reason = "one class only";
-    return s;
-  }
+  *patients = static_cast<int64_t>(index.size());
+  return cluster_of;
+}
+
+// Why the metrics of these rows are not reported; empty when they are.
+std::string reason_not_reported(const std::vector<int>& y, const std::vector<int64_t>& cluster_of,
+                                const MetricSummary& summary, const BootstrapOptions& options) {
+  if (summary.n_patients < options.min_patients) return "too few patients";
+  if (summary.n_positive == 0 || summary.n_positive == summary.n) return "one class only";
   // With one patient holding a class every resample that has both classes has nearly the same
   // ranking: the interval would look precise and mean nothing.
-  std::vector<char> has_pos(size_t(s.n_patients), 0), has_neg(size_t(s.n_patients), 0);
+  std::vector<char> has_pos(size_t(summary.n_patients), 0), has_neg(size_t(summary.n_patients), 0);
   for (size_t i = 0; i < y.size(); ++i) (y[i] ? has_pos : has_neg)[size_t(cluster_of[i])] = 1;
   const int64_t pos_patients = std::count(has_pos.begin(), has_pos.end(), 1);
   const int64_t neg_patients = std::count(has_neg.begin(), has_neg.end(), 1);
-  if (std::min(pos_patients, neg_patients) < options.min_class_patients) {
-    s.reason = fmt::format("a class in fewer than {} patients", options.min_class_patients);
-    return s;
-  }
-  s.reported = true;
+  if (std::min(pos_patients, neg_patients) < options.min_class_patients)
+    return fmt::format("a class in fewer than {} patients", options.min_class_patients);
+  return {};
+}
+
+Interval interval_of(double point, std::vector<double>& resampled) {
+  Interval interval;
+  interval.point = point;
+  interval.lo = percentile(resampled, 2.5);
+  interval.hi = percentile(resampled, 97.5);
+  return interval;
+}
+
+// The patient-level bootstrap: fills the intervals and resample counts of `summary`.
+void bootstrap_intervals(const std::vector<int>& y, const std::vector<double>& score,
+                         const std::vector<int64_t>& cluster_of, const BootstrapOptions& options,
+                         MetricSummary& summary) {
   const std::vector<int64_t> order = sort_by_score_desc(score);
   const BinaryMetrics point = compute_metrics(y, score, order, {});
   std::vector<double> auroc, auprc, brier, ece;
   std::mt19937_64 rng(options.seed);
-  std::uniform_int_distribution<int64_t> draw(0, s.n_patients - 1);
-  std::vector<double> cluster_weight(size_t(s.n_patients)), weight(y.size());
-  for (int64_t b = 0; b < options.samples; ++b) {
+  std::uniform_int_distribution<int64_t> draw(0, summary.n_patients - 1);
+  std::vector<double> cluster_weight(size_t(summary.n_patients)), weight(y.size());
+  for (int64_t sample = 0; sample < options.samples; ++sample) {
     std::fill(cluster_weight.begin(), cluster_weight.end(), 0.0);
-    for (int64_t j = 0; j < s.n_patients; ++j) cluster_weight[size_t(draw(rng))] += 1.0;
+    for (int64_t j = 0; j < summary.n_patients; ++j) cluster_weight[size_t(draw(rng))] += 1.0;
     double pos = 0, neg = 0;
     for (size_t i = 0; i < y.size(); ++i) {
       weight[i] = cluster_weight[size_t(cluster_of[i])];
       (y[i] ? pos : neg) += weight[i];
     }
     if (pos == 0 || neg == 0) {
-      s.resamples_skipped += 1;
+      summary.resamples_skipped += 1;
       continue;
     }
-    const BinaryMetrics m = compute_metrics(y, score, order, weight);
-    auroc.push_back(m.auroc);
-    auprc.push_back(m.auprc);
-    brier.push_back(m.brier);
-    ece.push_back(m.ece);
+    const BinaryMetrics resampled = compute_metrics(y, score, order, weight);
+    auroc.push_back(resampled.auroc);
+    auprc.push_back(resampled.auprc);
+    brier.push_back(resampled.brier);
+    ece.push_back(resampled.ece);
   }
-  s.resamples = static_cast<int64_t>(auroc.size());
-  auto interval = [](double p, std::vector<double>& v) {
-    Interval i;
-    i.point = p;
-    i.lo = percentile(v, 2.5);
-    i.hi = percentile(v, 97.5);
-    return i;
-  };
-  s.auroc = interval(point.auroc, auroc);
-  s.auprc = interval(point.auprc, auprc);
-  s.brier = interval(point.brier, brier);
-  s.ece = interval(point.ece, ece);
-  return s;
+  summary.resamples = static_cast<int64_t>(auroc.size());
+  summary.auroc = interval_of(point.auroc, auroc);
+  summary.auprc = interval_of(point.auprc, auprc);
+  summary.brier = interval_of(point.brier, brier);
+  summary.ece = interval_of(point.ece, ece);
+}
+
+}  // namespace
+
+MetricSummary summarize_metrics(const std::vector<int>& y, const std::vector<double>& score,
+                                const std::vector<uint64_t>& cluster, const BootstrapOptions& options) {
+  MetricSummary summary;
+  summary.n = static_cast<int64_t>(y.size());
+  summary.n_positive = std::accumulate(y.begin(), y.end(), int64_t{0});
+  const std::vector<int64_t> cluster_of = dense_clusters(cluster, &summary.n_patients);
+  summary.reason = reason_not_reported(y, cluster_of, summary, options);
+  if (!summary.reason.empty()) return summary;
+  summary.reported = true;
+  bootstrap_intervals(y, score, cluster_of, options, summary);
+  return summary;
 }
 
 std::vector<CalibrationBin> calibration_bins(const std::vector<int>& y, const std::vector<double>& score) {
   std::vector<CalibrationBin> bins(10);
-  for (int b = 0; b < 10; ++b) {
-    bins[size_t(b)].lo = b / 10.0;
-    bins[size_t(b)].hi = (b + 1) / 10.0;
+  for (int i = 0; i < 10; ++i) {
+    bins[size_t(i)].lo = i / 10.0;
+    bins[size_t(i)].hi = (i + 1) / 10.0;
   }
   for (size_t i = 0; i < y.size(); ++i) {
     CalibrationBin& bin = bins[size_t(bin_of(score[i]))];
@@ -191,8 +211,9 @@ std::vector<std::pair<double, double>> roc_curve(const std::vector<int>& y,
   double tp = 0, fp = 0;
   size_t k = 0;
   while (k < order.size()) {
-    const double s = score[size_t(order[k])];
-    for (; k < order.size() && score[size_t(order[k])] == s; ++k) (y[size_t(order[k])] ? tp : fp) += 1;
+    const double group_score = score[size_t(order[k])];
+    for (; k < order.size() && score[size_t(order[k])] == group_score; ++k)
+      (y[size_t(order[k])] ? tp : fp) += 1;
     points.emplace_back(fp / neg, tp / pos);
   }
   return points;

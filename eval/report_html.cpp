@@ -14,8 +14,8 @@ const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7
 
 std::string escape(const std::string& text) {
   std::string out;
-  for (char c : text) {
-    switch (c) {
+  for (char character : text) {
+    switch (character) {
       case '<':
         out += "&lt;";
         break;
@@ -29,15 +29,15 @@ std::string escape(const std::string& text) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        out += character;
     }
   }
   return out;
 }
 
-std::string cell(const MetricSummary& s, const Interval MetricSummary::*metric) {
-  if (!s.reported) return escape(fmt::format("n={}, {}", s.n, s.reason));
-  return escape(format_interval(s.*metric));
+std::string cell(const MetricSummary& summary, const Interval MetricSummary::*metric) {
+  if (!summary.reported) return escape(fmt::format("n={}, {}", summary.n, summary.reason));
+  return escape(format_interval(summary.*metric));
 }
 
 // A 260x260 plot area with axes from 0 to 1 at offset (40, 10).
@@ -47,11 +47,11 @@ std::string axes(const std::string& title, const std::string& x_label, const std
   svg += fmt::format(R"(<text x="170" y="12" text-anchor="middle" font-size="12">{}</text>)", escape(title));
   svg += R"(<rect x="40" y="20" width="260" height="260" fill="none" stroke="#444"/>)";
   for (int i = 0; i <= 4; ++i) {
-    const double v = i / 4.0;
+    const double tick = i / 4.0;
     svg += fmt::format(R"(<text x="{:.1f}" y="294" text-anchor="middle" font-size="9">{:.2f}</text>)",
-                       40 + 260 * v, v);
+                       40 + 260 * tick, tick);
     svg += fmt::format(R"(<text x="36" y="{:.1f}" text-anchor="end" font-size="9">{:.2f}</text>)",
-                       283 - 260 * v, v);
+                       283 - 260 * tick, tick);
   }
   svg +=
       fmt::format(R"(<text x="170" y="310" text-anchor="middle" font-size="10">{}</text>)", escape(x_label));
@@ -64,106 +64,116 @@ std::string axes(const std::string& title, const std::string& x_label, const std
 
 std::string point(double x, double y) { return fmt::format("{:.1f},{:.1f} ", 40 + 260 * x, 280 - 260 * y); }
 
-std::string legend(const TaskResult& t) {
+std::string legend(const TaskResult& task) {
   std::string svg;
-  for (size_t m = 0; m < t.methods.size(); ++m)
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="10" fill="{}">{}</text>)", 205, 240 + 12 * m,
-                       kColors[m % 5], escape(t.methods[m].method));
+  for (size_t k = 0; k < task.methods.size(); ++k)
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="10" fill="{}">{}</text>)", 205, 240 + 12 * k,
+                       kColors[k % 5], escape(task.methods[k].method));
   return svg;
 }
 
-std::string roc_svg(const TaskResult& t) {
+std::string roc_svg(const TaskResult& task) {
   std::string svg = axes("ROC (held-out)", "false positive rate", "true positive rate");
-  for (size_t m = 0; m < t.methods.size(); ++m) {
+  for (size_t k = 0; k < task.methods.size(); ++k) {
     std::string points;
-    const auto curve = roc_curve(t.y, t.methods[m].scores);
+    const auto curve = roc_curve(task.y, task.methods[k].scores);
     // At most ~400 vertices: enough for the eye, small enough for the file.
     const size_t stride = std::max<size_t>(1, curve.size() / 400);
     for (size_t i = 0; i < curve.size(); i += stride) points += point(curve[i].first, curve[i].second);
     if (curve.size() > 1) points += point(curve.back().first, curve.back().second);
     svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)",
-                       kColors[m % 5], points);
+                       kColors[k % 5], points);
   }
-  return svg + legend(t) + "</svg>";
+  return svg + legend(task) + "</svg>";
 }
 
-std::string calibration_svg(const TaskResult& t) {
+std::string calibration_svg(const TaskResult& task) {
   std::string svg = axes("Calibration (10 equal-width bins)", "mean predicted risk", "observed rate");
-  for (size_t m = 0; m < t.methods.size(); ++m) {
+  for (size_t k = 0; k < task.methods.size(); ++k) {
     std::string points, dots;
-    for (const CalibrationBin& bin : calibration_bins(t.y, t.methods[m].scores)) {
+    for (const CalibrationBin& bin : calibration_bins(task.y, task.methods[k].scores)) {
       if (bin.n == 0) continue;
       points += point(bin.mean_score, bin.mean_label);
-      const double r = std::min(6.0, 1.5 + std::log10(double(bin.n) + 1.0));
+      const double radius = std::min(6.0, 1.5 + std::log10(double(bin.n) + 1.0));
       dots += fmt::format(
           R"(<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" fill="{}"><title>{}: n={}</title></circle>)",
-          40 + 260 * bin.mean_score, 280 - 260 * bin.mean_label, r, kColors[m % 5],
-          escape(t.methods[m].method), bin.n);
+          40 + 260 * bin.mean_score, 280 - 260 * bin.mean_label, radius, kColors[k % 5],
+          escape(task.methods[k].method), bin.n);
     }
     svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.2" points="{}"/>)",
-                       kColors[m % 5], points);
+                       kColors[k % 5], points);
     svg += dots;
   }
-  return svg + legend(t) + "</svg>";
+  return svg + legend(task) + "</svg>";
+}
+
+std::string methods_table(const TaskResult& task) {
+  std::string html =
+      "<table><tr><th>method</th><th>n "
+      "(pos)</th><th>AUROC</th><th>AUPRC</th><th>Brier</th><th>ECE</th></tr>\n";
+  for (const MethodResult& method : task.methods) {
+    const MetricSummary& summary = method.overall;
+    html += fmt::format("<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                        escape(method.method), summary.n, summary.n_positive,
+                        cell(summary, &MetricSummary::auroc), cell(summary, &MetricSummary::auprc),
+                        cell(summary, &MetricSummary::brier), cell(summary, &MetricSummary::ece));
+  }
+  return html + "</table>\n";
+}
+
+// AUROC per subgroup, one column per method; empty without subgroups.
+std::string subgroup_table(const TaskResult& task) {
+  if (task.methods.empty() || task.methods.front().subgroups.empty()) return {};
+  std::string html = "<table><tr><th>subgroup (AUROC)</th>";
+  for (const MethodResult& method : task.methods) html += "<th>" + escape(method.method) + "</th>";
+  html += "</tr>\n";
+  for (size_t group = 0; group < task.methods.front().subgroups.size(); ++group) {
+    const MetricSummary& first = task.methods.front().subgroups[group].metrics;
+    html += fmt::format("<tr><td>{} (n={}, pos={})</td>", escape(task.methods.front().subgroups[group].name),
+                        first.n, first.n_positive);
+    for (const MethodResult& method : task.methods)
+      html += "<td>" + cell(method.subgroups[group].metrics, &MetricSummary::auroc) + "</td>";
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
 }
 
 }  // namespace
 
-std::string report_html(const SuiteResult& r) {
-  std::string h =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>clinfm eval: " + escape(r.suite_name) +
+std::string report_html(const SuiteResult& result) {
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>clinfm eval: " +
+      escape(result.suite_name) +
       "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
       "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
       "font-size:13px}th{background:#f3f3f3}.plots{display:flex;gap:1em;flex-wrap:wrap}"
       ".muted{color:#777}</style></head><body>\n";
-  h += "<h1>Evaluation: " + escape(r.suite_name) + "</h1>\n<ul>";
-  h += "<li>suite: <code>" + escape(r.suite_file) + "</code></li><li>checkpoint: <code>" +
-       escape(r.checkpoint) + "</code></li><li>data set: <code>" + escape(r.dataset) + "</code></li>";
-  h += fmt::format(
+  html += "<h1>Evaluation: " + escape(result.suite_name) + "</h1>\n<ul>";
+  html += "<li>suite: <code>" + escape(result.suite_file) + "</code></li><li>checkpoint: <code>" +
+          escape(result.checkpoint) + "</code></li><li>data set: <code>" + escape(result.dataset) +
+          "</code></li>";
+  html += fmt::format(
       "<li>scored on held_out, l2 picked on tuning, fitted on train; 95% intervals from {} patient-level "
       "bootstrap resamples (seed {})</li>",
-      r.settings.value("bootstrap_samples", 0), r.settings.value("bootstrap_seed", 0));
-  for (const std::string& note : r.notes) h += "<li>" + escape(note) + "</li>";
-  h += "</ul>\n";
-  for (const TaskResult& t : r.tasks) {
-    const LabelCounts& c = t.held_out_counts;
-    h += "<h2>" + escape(t.name) + "</h2>\n<p>" + escape(t.description) + "</p>\n";
-    h += fmt::format(
+      result.settings.value("bootstrap_samples", 0), result.settings.value("bootstrap_seed", 0));
+  for (const std::string& note : result.notes) html += "<li>" + escape(note) + "</li>";
+  html += "</ul>\n";
+  for (const TaskResult& task : result.tasks) {
+    const LabelCounts& counts = task.held_out_counts;
+    html += "<h2>" + escape(task.name) + "</h2>\n<p>" + escape(task.description) + "</p>\n";
+    html += fmt::format(
         "<p class=\"muted\">held-out: {} prediction times, {} positive, of {} candidates (excluded: "
         "no history {}, past top-coded age {}, outcome already present {}, censored {}, death {}, "
         "stay over {}, not first {})</p>\n",
-        c.kept, c.positives, c.candidates, c.no_history, c.past_top_age, c.prior_outcome, c.censored,
-        c.death_excluded, c.stay_over, c.not_first);
-    h += "<table><tr><th>method</th><th>n "
-         "(pos)</th><th>AUROC</th><th>AUPRC</th><th>Brier</th><th>ECE</th></tr>\n";
-    for (const MethodResult& m : t.methods) {
-      const MetricSummary& s = m.overall;
-      h += fmt::format("<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       escape(m.method), s.n, s.n_positive, cell(s, &MetricSummary::auroc),
-                       cell(s, &MetricSummary::auprc), cell(s, &MetricSummary::brier),
-                       cell(s, &MetricSummary::ece));
-    }
-    h += "</table>\n";
-    if (!t.methods.empty() && !t.methods.front().subgroups.empty()) {
-      h += "<table><tr><th>subgroup (AUROC)</th>";
-      for (const MethodResult& m : t.methods) h += "<th>" + escape(m.method) + "</th>";
-      h += "</tr>\n";
-      for (size_t g = 0; g < t.methods.front().subgroups.size(); ++g) {
-        const MetricSummary& first = t.methods.front().subgroups[g].metrics;
-        h += fmt::format("<tr><td>{} (n={}, pos={})</td>", escape(t.methods.front().subgroups[g].name),
-                         first.n, first.n_positive);
-        for (const MethodResult& m : t.methods)
-          h += "<td>" + cell(m.subgroups[g].metrics, &MetricSummary::auroc) + "</td>";
-        h += "</tr>\n";
-      }
-      h += "</table>\n";
-    }
-    if (!t.truth.is_null())
-      h += "<p>Synth truth comparison: <code>" + escape(t.truth.dump()) + "</code></p>\n";
-    if (!t.y.empty()) h += "<div class=\"plots\">" + roc_svg(t) + calibration_svg(t) + "</div>\n";
+        counts.kept, counts.positives, counts.candidates, counts.no_history, counts.past_top_age,
+        counts.prior_outcome, counts.censored, counts.death_excluded, counts.stay_over, counts.not_first);
+    html += methods_table(task) + subgroup_table(task);
+    if (!task.truth.is_null())
+      html += "<p>Synth truth comparison: <code>" + escape(task.truth.dump()) + "</code></p>\n";
+    if (!task.y.empty()) html += "<div class=\"plots\">" + roc_svg(task) + calibration_svg(task) + "</div>\n";
   }
-  h += "</body></html>\n";
-  return h;
+  html += "</body></html>\n";
+  return html;
 }
 
 }  // namespace clinfm

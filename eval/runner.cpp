@@ -1,5 +1,8 @@
-// The evaluation pipeline (see runner.h). Patients are read once per split and shared by all
-// tasks; a prediction-time window needed by several tasks is run through the model once.
+// The evaluation pipeline (see runner.h), in four stages that run_evaluation calls in order:
+// load and check the inputs; label every task on every split; run the model once at every
+// unique prediction-time window; score each task (probe, zero-shot, count baseline). Writing
+// the files is app/cmd_eval.cpp's (results.h: write_outputs). Patients are read once per split
+// and shared by all tasks; a window needed by several tasks is run through the model once.
 #include "eval/runner.h"
 
 #include <fmt/format.h>
@@ -7,15 +10,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <thread>
-#include <tuple>
+#include <utility>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "data/dataset.h"
 #include "data/timestamp.h"
-#include "eval/checkpoint_path.h"
 #include "eval/count_features.h"
 #include "eval/methods.h"
 #include "eval/model_features.h"
@@ -26,326 +29,343 @@
 namespace clinfm {
 namespace {
 
-constexpr const char* kSplits[3] = {"train", "tuning", "held_out"};
-
-struct Example {
-  int64_t patient = 0;
-  LabeledTime time;
-  int64_t window = -1;  // index into the model's requests
+// One split of the data set, read once and shared by every task.
+struct SplitData {
+  std::string name;  // "train", "tuning" or "held_out"
+  std::vector<PatientTimeline> patients;
+  std::vector<int64_t> order;  // indices into `patients`, in the order the example cap takes them
+  int64_t max_examples = 0;    // prediction times per task at most (0: all)
 };
 
-uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
+struct Splits {
+  SplitData train, tuning, held_out;
+};
+
+// A labelled prediction time of one task.
+struct Example {
+  const PatientTimeline* patient = nullptr;
+  LabeledTime time;
+  int64_t window = -1;  // index into WindowTable::requests
+};
+
+struct TaskExamples {
+  std::vector<Example> train, tuning, held_out;
+};
+
+// The unique (patient, history length) windows the model runs on, in first-seen order.
+struct WindowTable {
+  std::map<std::pair<const PatientTimeline*, int64_t>, int64_t> index;
+  std::vector<WindowRequest> requests;
+
+  int64_t add(const PatientTimeline& patient, int64_t history_events) {
+    const auto [entry, fresh] =
+        index.emplace(std::make_pair(&patient, history_events), static_cast<int64_t>(requests.size()));
+    if (fresh) requests.push_back({&patient, history_events});
+    return entry->second;
+  }
+};
+
+// What every task's scoring shares.
+struct ScoringInputs {
+  const SuiteSpec& suite;
+  const EvalConfig& config;
+  const std::vector<ResolvedTask>& tasks;
+  const ModelFeatures& features;
+  int32_t vocab_size = 0;
+  const TruthTable* truth = nullptr;  // null without --truth
+};
+
+uint64_t mix64(uint64_t value) {  // splitmix64 finaliser
+  value += 0x9E3779B97F4A7C15ULL;
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBULL;
+  return value ^ (value >> 31);
 }
 
 uint64_t hash_name(const std::string& name) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
-  return h;
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char byte : name) hash = (hash ^ byte) * 1099511628211ULL;
+  return hash;
 }
 
-std::vector<PatientTimeline> read_split(const Dataset& dataset, const std::string& split) {
-  std::vector<PatientTimeline> patients;
-  for (const ShardEntry& entry : dataset.shards_of(split)) {
-    const ShardReader shard = dataset.open_shard(entry);
-    for (int64_t i = 0; i < shard.patients(); ++i) patients.push_back(shard.read(i));
-  }
-  return patients;
-}
-
-// Average ranks (ties share their mean rank), for Spearman's correlation.
-std::vector<double> ranks(const std::vector<double>& v) {
-  std::vector<size_t> order(v.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j < order.size() && v[order[j]] == v[order[i]]) ++j;
-    for (size_t k = i; k < j; ++k) r[order[k]] = 0.5 * double(i + j - 1);
-    i = j;
-  }
-  return r;
-}
-
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  const double n = double(a.size());
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / n,
-               mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) * (a[i] - ma);
-    sbb += (b[i] - mb) * (b[i] - mb);
-  }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : NAN;
-}
-
-nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
-
-nlohmann::json truth_comparison(const TaskResult& t, const TruthTable& truth, const std::string& outcome) {
-  std::vector<size_t> rows;
-  std::vector<double> p_true;
-  for (size_t i = 0; i < t.y.size(); ++i) {
-    if (const TruthPoint* point = truth.find(outcome, t.keys[i], t.prediction_age_days[i])) {
-      rows.push_back(i);
-      p_true.push_back(point->probability);
-    }
-  }
-  nlohmann::json j = {{"outcome", outcome}, {"held_out_rows_matched", rows.size()}};
-  if (rows.size() < 3) return j;
-  std::vector<int> y;
-  for (size_t i : rows) y.push_back(t.y[i]);
-  j["mean_true_probability"] = std::accumulate(p_true.begin(), p_true.end(), 0.0) / double(rows.size());
-  j["observed_rate"] = double(std::accumulate(y.begin(), y.end(), 0)) / double(rows.size());
-  const BinaryMetrics oracle = compute_metrics(y, p_true);
-  j["truth_auroc"] = json_number(oracle.auroc);
-  j["truth_brier"] = json_number(oracle.brier);
-  for (const MethodResult& m : t.methods) {
-    std::vector<double> s;
-    for (size_t i : rows) s.push_back(m.scores[i]);
-    j[m.method] = {{"pearson_with_truth", json_number(pearson(s, p_true))},
-                   {"spearman_with_truth", json_number(pearson(ranks(s), ranks(p_true)))},
-                   {"mean_score", std::accumulate(s.begin(), s.end(), 0.0) / double(s.size())},
-                   {"auroc_on_matched_rows", json_number(compute_metrics(y, s).auroc)}};
-  }
-  return j;
-}
-
-nlohmann::json task_definition(const TaskSpec& s) {
-  return {{"predict_at", {{"codes", s.predict_at.prefixes}, {"offset_hours", s.offset_hours}}},
+nlohmann::json task_definition(const TaskSpec& spec) {
+  return {{"predict_at", {{"codes", spec.predict_at.prefixes}, {"offset_hours", spec.offset_hours}}},
           {"label",
-           {{"kind", label_kind_name(s.kind)},
-            {"codes", s.label_codes.prefixes},
-            {"horizon_days", s.horizon_days},
-            {"exclude_prior", s.exclude_prior},
-            {"death", s.death == DeathHandling::kExclude ? "exclude" : "negative"}}},
-          {"per_patient", s.per_patient == PerPatient::kFirst ? "first" : "all"},
-          {"truth", s.truth}};
+           {{"kind", label_kind_name(spec.kind)},
+            {"codes", spec.label_codes.prefixes},
+            {"horizon_days", spec.horizon_days},
+            {"exclude_prior", spec.exclude_prior},
+            {"death", spec.death == DeathHandling::kExclude ? "exclude" : "negative"}}},
+          {"per_patient", spec.per_patient == PerPatient::kFirst ? "first" : "all"},
+          {"truth", spec.truth}};
 }
 
-}  // namespace
+// ---- Stage 1: the inputs, each checked before any patient is read.
 
-SuiteResult run_evaluation(const EvalRequest& request) {
-  // 1. Everything that can be wrong with the input, before any heavy work.
-  const SuiteSpec suite = load_suite(request.suite);
-  for (const std::string& g : request.config.subgroups)
-    if (g != "sex" && g != "age_band")
-      throw InputError(fmt::format("eval.subgroups: unknown subgroup '{}'", g), "allowed: sex, age_band");
-  const std::string weights_path = resolve_checkpoint_path(request.checkpoint);
-  if (verify_weights_checksum(weights_path))
-    log_info("{}: SHA-256 matches the checkpoint's manifest", weights_path);
-  const Dataset dataset(request.dataset);
-  const Vocabulary& vocab = dataset.vocab();
+void check_subgroup_names(const std::vector<std::string>& subgroups) {
+  for (const std::string& subgroup : subgroups)
+    if (subgroup != "sex" && subgroup != "age_band")
+      throw InputError(fmt::format("eval.subgroups: unknown subgroup '{}'", subgroup),
+                       "allowed: sex, age_band");
+}
+
+std::vector<ResolvedTask> resolve_tasks(const SuiteSpec& suite, const Vocabulary& vocab) {
   const std::vector<char> death_tokens = resolve_codes(suite.death_codes, vocab, suite.file);
   std::vector<ResolvedTask> tasks;
   for (const TaskSpec& spec : suite.tasks) {
-    ResolvedTask t;
-    t.spec = &spec;
-    t.anchor_tokens = resolve_codes(spec.predict_at, vocab, suite.file);
-    t.label_tokens = resolve_codes(spec.label_codes, vocab, suite.file);
-    t.death_tokens = death_tokens;
-    t.max_age_days = suite.max_age_years * kDaysPerYear;
-    tasks.push_back(std::move(t));
+    ResolvedTask task;
+    task.spec = &spec;
+    task.anchor_tokens = resolve_codes(spec.predict_at, vocab, suite.file);
+    task.label_tokens = resolve_codes(spec.label_codes, vocab, suite.file);
+    task.death_tokens = death_tokens;
+    task.max_age_days = suite.max_age_years * kDaysPerYear;
+    tasks.push_back(std::move(task));
   }
-  std::unique_ptr<TruthTable> truth;
-  if (!request.truth.empty()) {
-    const std::string cohort =
-        request.cohort.empty() ? TruthTable::default_cohort_path(request.truth) : request.cohort;
-    truth = std::make_unique<TruthTable>(TruthTable::load(request.truth, cohort, request.salt));
-    log_info("truth: {} rows from {}", truth->rows(), request.truth);
-  }
-  const int threads = apply_torch_threads(choose_torch_threads(
-      request.threads, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
-  ClinicalTransformer model = load_model(weights_path);
-  if (model->dims.vocab_size != vocab.size()) {
+  return tasks;
+}
+
+std::unique_ptr<TruthTable> load_truth(const EvalRequest& request) {
+  if (request.truth.empty()) return nullptr;
+  const std::string cohort =
+      request.cohort.empty() ? TruthTable::default_cohort_path(request.truth) : request.cohort;
+  auto truth = std::make_unique<TruthTable>(TruthTable::load(request.truth, cohort, request.salt));
+  log_info("truth: {} rows from {}", truth->rows(), request.truth);
+  return truth;
+}
+
+ClinicalTransformer load_checked_model(const EvalRequest& request, int32_t vocab_size) {
+  ClinicalTransformer model = load_model(request.weights);
+  if (model->dims.vocab_size != vocab_size) {
     throw InputError(fmt::format("checkpoint {} has a vocabulary of {} tokens, the data set {} has {}",
-                                 weights_path, model->dims.vocab_size, request.dataset, vocab.size()),
+                                 request.weights, model->dims.vocab_size, request.dataset, vocab_size),
                      "evaluate a checkpoint on the data set it was trained on");
   }
-  log_info("eval: suite {} ({} tasks), weights {}, {} threads", suite.name, suite.tasks.size(), weights_path,
-           threads);
+  return model;
+}
 
-  // 2. Patients and labels.
-  std::vector<std::vector<PatientTimeline>> patients(3);
-  for (int s = 0; s < 3; ++s) patients[size_t(s)] = read_split(dataset, kSplits[s]);
-  // Train and tuning patients in a seeded order: the max_*_examples caps take whole patients,
-  // the same ones for every task, so tasks share model windows.
-  std::vector<std::vector<int64_t>> order(3);
-  for (int s = 0; s < 3; ++s) {
-    order[size_t(s)].resize(patients[size_t(s)].size());
-    std::iota(order[size_t(s)].begin(), order[size_t(s)].end(), 0);
-    if (s == 2) continue;
-    const auto& group = patients[size_t(s)];
-    std::sort(order[size_t(s)].begin(), order[size_t(s)].end(), [&](int64_t a, int64_t b) {
-      return mix64(group[size_t(a)].key ^ uint64_t(suite.seed)) <
-             mix64(group[size_t(b)].key ^ uint64_t(suite.seed));
-    });
-  }
-  const int64_t caps[3] = {suite.max_train_examples, suite.max_tuning_examples, 0};
-  std::vector<std::vector<std::vector<Example>>> examples(tasks.size(), std::vector<std::vector<Example>>(3));
-  SuiteResult result;
-  result.tasks.resize(tasks.size());
-  std::map<std::tuple<int, int64_t, int64_t>, int64_t> window_index;
-  std::vector<WindowRequest> requests;
-  for (size_t k = 0; k < tasks.size(); ++k) {
-    TaskResult& tr = result.tasks[k];
-    tr.name = tasks[k].spec->name;
-    tr.description = tasks[k].spec->description;
-    tr.kind = label_kind_name(tasks[k].spec->kind);
-    tr.definition = task_definition(*tasks[k].spec);
-    LabelCounts* counts[3] = {&tr.train_counts, &tr.tuning_counts, &tr.held_out_counts};
-    for (int s = 0; s < 3; ++s) {
-      const int64_t n = static_cast<int64_t>(patients[size_t(s)].size());
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t p = order[size_t(s)][size_t(j)];
-        const bool capped = caps[s] > 0 && static_cast<int64_t>(examples[k][size_t(s)].size()) >= caps[s];
-        LabelCounts ignored;
-        for (const LabeledTime& time :
-             label_patient(patients[size_t(s)][size_t(p)], tasks[k], capped ? &ignored : counts[s])) {
-          if (capped) continue;
-          Example e{p, time, -1};
-          auto [it, fresh] =
-              window_index.emplace(std::make_tuple(s, p, time.history_events), int64_t(requests.size()));
-          if (fresh) requests.push_back({&patients[size_t(s)][size_t(p)], time.history_events});
-          e.window = it->second;
-          examples[k][size_t(s)].push_back(e);
-        }
-      }
-    }
-    tr.train_rows_used = static_cast<int64_t>(examples[k][0].size());
-    log_info(
-        "task {}: {} train, {} tuning (caps {}, {}), {} held-out prediction times; held-out positives {}",
-        tr.name, tr.train_rows_used, examples[k][1].size(), caps[0], caps[1], examples[k][2].size(),
-        tr.held_out_counts.positives);
-  }
+// ---- Stage 2: patients and labels.
 
-  // 3. The model at every unique window.
-  std::vector<std::vector<char>> token_sets;
-  for (const ResolvedTask& t : tasks) token_sets.push_back(t.label_tokens);
+SplitData read_split(const Dataset& dataset, const std::string& name, int64_t max_examples) {
+  SplitData split;
+  split.name = name;
+  split.max_examples = max_examples;
+  for (const ShardEntry& entry : dataset.shards_of(name)) {
+    const ShardReader shard = dataset.open_shard(entry);
+    for (int64_t i = 0; i < shard.patients(); ++i) split.patients.push_back(shard.read(i));
+  }
+  split.order.resize(split.patients.size());
+  std::iota(split.order.begin(), split.order.end(), 0);
+  return split;
+}
+
+// Train and tuning patients in a seeded order: the max_*_examples caps take whole patients, the
+// same ones for every task, so tasks share model windows. Held-out patients keep the data set's
+// order and are never capped.
+void order_by_seeded_key(SplitData& split, int64_t seed) {
+  const std::vector<PatientTimeline>& patients = split.patients;
+  std::sort(split.order.begin(), split.order.end(), [&](int64_t a, int64_t b) {
+    return mix64(patients[size_t(a)].key ^ uint64_t(seed)) < mix64(patients[size_t(b)].key ^ uint64_t(seed));
+  });
+}
+
+Splits read_splits(const Dataset& dataset, const SuiteSpec& suite) {
+  Splits splits;
+  splits.train = read_split(dataset, "train", suite.max_train_examples);
+  splits.tuning = read_split(dataset, "tuning", suite.max_tuning_examples);
+  splits.held_out = read_split(dataset, "held_out", 0);
+  order_by_seeded_key(splits.train, suite.seed);
+  order_by_seeded_key(splits.tuning, suite.seed);
+  return splits;
+}
+
+// The labelled prediction times of one task on one split, patient by patient until the cap;
+// `counts` counts the patients labelled (not those past the cap).
+std::vector<Example> label_split(const SplitData& split, const ResolvedTask& task, LabelCounts& counts,
+                                 WindowTable& windows) {
+  std::vector<Example> examples;
+  for (const int64_t patient_index : split.order) {
+    if (split.max_examples > 0 && static_cast<int64_t>(examples.size()) >= split.max_examples) break;
+    const PatientTimeline& patient = split.patients[size_t(patient_index)];
+    for (const LabeledTime& time : label_patient(patient, task, &counts))
+      examples.push_back({&patient, time, windows.add(patient, time.history_events)});
+  }
+  return examples;
+}
+
+TaskExamples label_task(const ResolvedTask& task, const Splits& splits, TaskResult& task_result,
+                        WindowTable& windows) {
+  task_result.name = task.spec->name;
+  task_result.description = task.spec->description;
+  task_result.kind = label_kind_name(task.spec->kind);
+  task_result.definition = task_definition(*task.spec);
+  TaskExamples examples;
+  examples.train = label_split(splits.train, task, task_result.train_counts, windows);
+  examples.tuning = label_split(splits.tuning, task, task_result.tuning_counts, windows);
+  examples.held_out = label_split(splits.held_out, task, task_result.held_out_counts, windows);
+  task_result.train_rows_used = static_cast<int64_t>(examples.train.size());
+  log_info("task {}: {} train, {} tuning (caps {}, {}), {} held-out prediction times; held-out positives {}",
+           task_result.name, task_result.train_rows_used, examples.tuning.size(), splits.train.max_examples,
+           splits.tuning.max_examples, examples.held_out.size(), task_result.held_out_counts.positives);
+  return examples;
+}
+
+// ---- Stage 3: the model at every unique window.
+
+ModelFeatures run_model(ClinicalTransformer& model, const std::vector<WindowRequest>& requests,
+                        const std::vector<ResolvedTask>& tasks, const SuiteSpec& suite, bool progress) {
+  std::vector<std::vector<char>> token_sets;  // one per task, in task order
+  for (const ResolvedTask& task : tasks) token_sets.push_back(task.label_tokens);
   ExtractOptions extract;
   extract.context_events = suite.context_events;
-  extract.progress = request.progress;
+  extract.progress = progress;
   log_info("eval: {} unique prediction-time windows through the model", requests.size());
-  const ModelFeatures mf = extract_model_features(model, requests, token_sets, extract);
+  return extract_model_features(model, requests, token_sets, extract);
+}
 
-  // 4. Methods and statistics per task.
-  BootstrapOptions bootstrap;
-  bootstrap.samples = request.config.bootstrap_samples;
-  for (size_t k = 0; k < tasks.size(); ++k) {
-    const TaskSpec& spec = *tasks[k].spec;
-    TaskResult& tr = result.tasks[k];
-    const std::vector<Example>& held = examples[k][2];
-    std::vector<uint64_t> patient_ids;
-    std::vector<Sex> sexes;
-    for (const Example& e : held) {
-      const PatientTimeline& p = patients[2][size_t(e.patient)];
-      tr.keys.push_back(p.key);
-      tr.prediction_age_days.push_back(e.time.prediction_age_days);
-      tr.y.push_back(e.time.label);
-      patient_ids.push_back(p.key);
-      sexes.push_back(p.sex);
-    }
-    if (held.empty() || examples[k][0].empty()) {
-      result.notes.push_back(fmt::format("task {}: no {} prediction times, nothing scored", spec.name,
-                                         held.empty() ? "held-out" : "train"));
-      continue;
-    }
-    FitRows counts_rows, embed_rows;
-    std::vector<HistoryRef> refs[3];
-    for (int s = 0; s < 3; ++s) {
-      FeatureMatrix embed;
-      embed.cols = mf.dim + 1;
-      std::vector<int> y;
-      for (const Example& e : examples[k][size_t(s)]) {
-        refs[s].push_back(
-            {&patients[size_t(s)][size_t(e.patient)], e.time.history_events, e.time.prediction_age_days});
-        embed.values.insert(embed.values.end(), mf.embedding.begin() + e.window * mf.dim,
-                            mf.embedding.begin() + (e.window + 1) * mf.dim);
-        // Age at the prediction time, as the baseline has it: the embedding knows the age of
-        // the last event, not how long ago it was.
-        embed.values.push_back(static_cast<float>(e.time.prediction_age_days / kDaysPerYear / 10.0));
-        y.push_back(e.time.label);
-      }
-      embed.rows = static_cast<int64_t>(y.size());
-      FeatureMatrix* targets[3] = {&embed_rows.train, &embed_rows.tuning, &embed_rows.held_out};
-      *targets[s] = std::move(embed);
-      if (s == 0) embed_rows.train_y = counts_rows.train_y = y;
-      if (s == 1) embed_rows.tuning_y = counts_rows.tuning_y = y;
-    }
-    const std::vector<int32_t> columns = select_count_columns(refs[0], vocab.size());
-    counts_rows.train = count_features(refs[0], columns, vocab.size());
-    counts_rows.tuning = count_features(refs[1], columns, vocab.size());
-    counts_rows.held_out = count_features(refs[2], columns, vocab.size());
+// ---- Stage 4: methods and statistics per task.
 
-    MethodResult zero;
-    zero.method = "zero_shot";
-    for (const Example& e : held) {
-      const double rate = mf.rate[size_t(e.window)];
-      const double mass = mf.set_prob[size_t(e.window) * size_t(mf.sets) + k];
-      double risk;
-      if (spec.kind == LabelKind::kEventWithin) {
-        risk = -std::expm1(-rate * mass * spec.horizon_days / kDaysPerYear);
-      } else {
-        const double remaining =
-            std::max(0.0, e.time.anchor_age_days + spec.horizon_days - e.time.prediction_age_days);
-        risk = std::exp(-rate * mass * remaining / kDaysPerYear);
-      }
-      if (!std::isfinite(risk)) risk = mass > 0 ? 1.0 : 0.0;  // an overflowing rate times zero mass
-      zero.scores.push_back(std::clamp(risk, 0.0, 1.0));
-    }
-    zero.details = {
-        {"formula", spec.kind == LabelKind::kEventWithin
-                        ? "1 - exp(-rate * P(next event in outcome codes) * horizon)"
-                        : "exp(-rate * P(next event ends the stay) * time left to anchor + horizon)"}};
-    std::vector<MethodResult> methods;
-    methods.push_back(fit_linear_method("probe", embed_rows));
-    methods.push_back(std::move(zero));
-    methods.push_back(fit_linear_method("count_baseline", counts_rows));
-    if (suite.k_shot) {
-      const uint64_t seed = mix64(uint64_t(suite.seed) ^ hash_name(spec.name));
-      methods[0].details["k_shot"] = k_shot_curve(embed_rows, tr.y, seed);
-      methods[2].details["k_shot"] = k_shot_curve(counts_rows, tr.y, seed);
-    }
+std::vector<int> labels_of(const std::vector<Example>& examples) {
+  std::vector<int> labels;
+  for (const Example& example : examples) labels.push_back(example.time.label);
+  return labels;
+}
 
-    std::vector<SubgroupDefinition> groups;
-    for (const std::string& g : request.config.subgroups) {
-      if (g == "sex") {
-        const std::pair<Sex, const char*> values[] = {
-            {Sex::kFemale, "female"}, {Sex::kMale, "male"}, {Sex::kUnknown, "unknown"}};
-        for (const auto& [sex, name] : values) {
-          SubgroupDefinition d{fmt::format("sex={}", name), {}};
-          for (Sex s : sexes) d.member.push_back(s == sex);
-          if (std::count(d.member.begin(), d.member.end(), 1) > 0 || sex != Sex::kUnknown)
-            groups.push_back(std::move(d));
-        }
-      } else {
-        const std::vector<std::string> names = age_band_names(suite.age_bands);
-        for (size_t b = 0; b < names.size(); ++b) {
-          SubgroupDefinition d{"age=" + names[b], {}};
-          for (double age : tr.prediction_age_days)
-            d.member.push_back(age_band_of(age / kDaysPerYear, suite.age_bands) == static_cast<int>(b));
-          groups.push_back(std::move(d));
-        }
-      }
-    }
-    bootstrap.seed = mix64(uint64_t(request.config.bootstrap_seed) ^ hash_name(spec.name));
-    for (MethodResult& m : methods)
-      score_method(m, tr.y, patient_ids, groups, bootstrap, request.config.min_subgroup_size);
-    tr.methods = std::move(methods);
-    if (!spec.truth.empty() && truth) tr.truth = truth_comparison(tr, *truth, spec.truth);
-    for (const MethodResult& m : tr.methods)
-      log_info("task {} {:>14}: AUROC {} AUPRC {} (n={}, {} positive)", tr.name, m.method,
-               m.overall.reported ? format_interval(m.overall.auroc) : m.overall.reason,
-               m.overall.reported ? format_interval(m.overall.auprc) : "", m.overall.n, m.overall.n_positive);
+// [rows, dim + 1]: the model's embedding at each example's window, then the age at the
+// prediction time as the baseline has it (the embedding knows the age of the last event, not
+// how long ago it was).
+FeatureMatrix embedding_matrix(const std::vector<Example>& examples, const ModelFeatures& features) {
+  FeatureMatrix matrix;
+  matrix.cols = features.dim + 1;
+  for (const Example& example : examples) {
+    matrix.values.insert(matrix.values.end(), features.embedding.begin() + example.window * features.dim,
+                         features.embedding.begin() + (example.window + 1) * features.dim);
+    matrix.values.push_back(static_cast<float>(example.time.prediction_age_days / kDaysPerYear / 10.0));
   }
+  matrix.rows = static_cast<int64_t>(examples.size());
+  return matrix;
+}
 
+FitRows embedding_rows(const TaskExamples& examples, const ModelFeatures& features) {
+  FitRows rows;
+  rows.train = embedding_matrix(examples.train, features);
+  rows.tuning = embedding_matrix(examples.tuning, features);
+  rows.held_out = embedding_matrix(examples.held_out, features);
+  rows.train_y = labels_of(examples.train);
+  rows.tuning_y = labels_of(examples.tuning);
+  return rows;
+}
+
+std::vector<HistoryRef> history_refs(const std::vector<Example>& examples) {
+  std::vector<HistoryRef> refs;
+  for (const Example& example : examples)
+    refs.push_back({example.patient, example.time.history_events, example.time.prediction_age_days});
+  return refs;
+}
+
+// Count features; their columns are chosen on the train rows only.
+FitRows count_rows(const TaskExamples& examples, int32_t vocab_size) {
+  const std::vector<HistoryRef> train = history_refs(examples.train);
+  const std::vector<int32_t> columns = select_count_columns(train, vocab_size);
+  FitRows rows;
+  rows.train = count_features(train, columns, vocab_size);
+  rows.tuning = count_features(history_refs(examples.tuning), columns, vocab_size);
+  rows.held_out = count_features(history_refs(examples.held_out), columns, vocab_size);
+  rows.train_y = labels_of(examples.train);
+  rows.tuning_y = labels_of(examples.tuning);
+  return rows;
+}
+
+// The model's own risk from its next-event heads (docs/eval.md, "Zero-shot"); `task_index`
+// selects the task's token set in features.set_prob.
+MethodResult zero_shot_method(const TaskSpec& spec, size_t task_index, const std::vector<Example>& held_out,
+                              const ModelFeatures& features) {
+  MethodResult method;
+  method.method = "zero_shot";
+  for (const Example& example : held_out) {
+    const double rate = features.rate[size_t(example.window)];
+    const double mass = features.set_prob[size_t(example.window) * size_t(features.sets) + task_index];
+    double risk;
+    if (spec.kind == LabelKind::kEventWithin) {
+      risk = -std::expm1(-rate * mass * spec.horizon_days / kDaysPerYear);
+    } else {
+      const double remaining =
+          std::max(0.0, example.time.anchor_age_days + spec.horizon_days - example.time.prediction_age_days);
+      risk = std::exp(-rate * mass * remaining / kDaysPerYear);
+    }
+    if (!std::isfinite(risk)) risk = mass > 0 ? 1.0 : 0.0;  // an overflowing rate times zero mass
+    method.scores.push_back(std::clamp(risk, 0.0, 1.0));
+  }
+  method.details = {
+      {"formula", spec.kind == LabelKind::kEventWithin
+                      ? "1 - exp(-rate * P(next event in outcome codes) * horizon)"
+                      : "exp(-rate * P(next event ends the stay) * time left to anchor + horizon)"}};
+  return method;
+}
+
+// Probe, zero-shot and count baseline, in that order, with their held-out scores.
+std::vector<MethodResult> fit_methods(const ScoringInputs& inputs, size_t task_index,
+                                      const TaskExamples& examples, const std::vector<int>& held_out_y) {
+  const TaskSpec& spec = *inputs.tasks[task_index].spec;
+  const FitRows embedding = embedding_rows(examples, inputs.features);
+  const FitRows counts = count_rows(examples, inputs.vocab_size);
+  std::vector<MethodResult> methods;
+  methods.push_back(fit_linear_method("probe", embedding));
+  methods.push_back(zero_shot_method(spec, task_index, examples.held_out, inputs.features));
+  methods.push_back(fit_linear_method("count_baseline", counts));
+  if (inputs.suite.k_shot) {
+    const uint64_t seed = mix64(uint64_t(inputs.suite.seed) ^ hash_name(spec.name));
+    methods[0].details["k_shot"] = k_shot_curve(embedding, held_out_y, seed);
+    methods[2].details["k_shot"] = k_shot_curve(counts, held_out_y, seed);
+  }
+  return methods;
+}
+
+// The held-out rows of a task: keys, ages and labels into `task_result`, sexes returned.
+std::vector<Sex> record_held_out_rows(const std::vector<Example>& held_out, TaskResult& task_result) {
+  std::vector<Sex> sexes;
+  for (const Example& example : held_out) {
+    task_result.keys.push_back(example.patient->key);
+    task_result.prediction_age_days.push_back(example.time.prediction_age_days);
+    task_result.y.push_back(example.time.label);
+    sexes.push_back(example.patient->sex);
+  }
+  return sexes;
+}
+
+void score_task(const ScoringInputs& inputs, size_t task_index, const TaskExamples& examples,
+                TaskResult& task_result, std::vector<std::string>& notes) {
+  const TaskSpec& spec = *inputs.tasks[task_index].spec;
+  const std::vector<Sex> sexes = record_held_out_rows(examples.held_out, task_result);
+  if (examples.held_out.empty() || examples.train.empty()) {
+    notes.push_back(fmt::format("task {}: no {} prediction times, nothing scored", spec.name,
+                                examples.held_out.empty() ? "held-out" : "train"));
+    return;
+  }
+  std::vector<MethodResult> methods = fit_methods(inputs, task_index, examples, task_result.y);
+  const std::vector<SubgroupDefinition> groups = define_subgroups(
+      inputs.config.subgroups, sexes, task_result.prediction_age_days, inputs.suite.age_bands);
+  BootstrapOptions bootstrap;
+  bootstrap.samples = inputs.config.bootstrap_samples;
+  bootstrap.seed = mix64(uint64_t(inputs.config.bootstrap_seed) ^ hash_name(spec.name));
+  for (MethodResult& method : methods)
+    score_method(method, task_result.y, task_result.keys, groups, bootstrap, inputs.config.min_subgroup_size);
+  task_result.methods = std::move(methods);
+  if (!spec.truth.empty() && inputs.truth)
+    task_result.truth = compare_with_truth(task_result, *inputs.truth, spec.truth);
+  for (const MethodResult& method : task_result.methods) {
+    const MetricSummary& overall = method.overall;
+    log_info("task {} {:>14}: AUROC {} AUPRC {} (n={}, {} positive)", task_result.name, method.method,
+             overall.reported ? format_interval(overall.auroc) : overall.reason,
+             overall.reported ? format_interval(overall.auprc) : "", overall.n, overall.n_positive);
+  }
+}
+
+// What results.json says about the run besides the tasks.
+void describe_run(const EvalRequest& request, const SuiteSpec& suite, const ModelDims& dims,
+                  size_t unique_windows, bool have_truth, SuiteResult& result) {
   result.suite_name = suite.name;
   result.suite_file = suite.file;
-  result.checkpoint = weights_path;
+  result.checkpoint = request.weights;
   result.dataset = request.dataset;
   result.settings = {{"bootstrap_samples", request.config.bootstrap_samples},
                      {"bootstrap_seed", request.config.bootstrap_seed},
@@ -356,12 +376,43 @@ SuiteResult run_evaluation(const EvalRequest& request) {
                      {"max_train_examples", suite.max_train_examples},
                      {"max_tuning_examples", suite.max_tuning_examples},
                      {"max_age_years", suite.max_age_years},
-                     {"model", model->dims.describe()},
-                     {"unique_windows", requests.size()}};
-  if (!truth &&
-      std::any_of(suite.tasks.begin(), suite.tasks.end(), [](const TaskSpec& t) { return !t.truth.empty(); }))
+                     {"model", dims.describe()},
+                     {"unique_windows", unique_windows}};
+  const bool names_truth = std::any_of(suite.tasks.begin(), suite.tasks.end(),
+                                       [](const TaskSpec& spec) { return !spec.truth.empty(); });
+  if (!have_truth && names_truth)
     result.notes.push_back(
         "tasks name truth outcomes but no --truth file was given: no comparison with true risks");
+}
+
+}  // namespace
+
+SuiteResult run_evaluation(const EvalRequest& request) {
+  const SuiteSpec suite = load_suite(request.suite);
+  check_subgroup_names(request.config.subgroups);
+  const Dataset dataset(request.dataset);
+  const int32_t vocab_size = dataset.vocab().size();
+  const std::vector<ResolvedTask> tasks = resolve_tasks(suite, dataset.vocab());
+  const std::unique_ptr<TruthTable> truth = load_truth(request);
+  const int threads = apply_torch_threads(choose_torch_threads(
+      request.threads, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
+  ClinicalTransformer model = load_checked_model(request, vocab_size);
+  log_info("eval: suite {} ({} tasks), weights {}, {} threads", suite.name, suite.tasks.size(),
+           request.weights, threads);
+
+  const Splits splits = read_splits(dataset, suite);
+  SuiteResult result;
+  result.tasks.resize(tasks.size());
+  WindowTable windows;
+  std::vector<TaskExamples> examples;
+  for (size_t k = 0; k < tasks.size(); ++k)
+    examples.push_back(label_task(tasks[k], splits, result.tasks[k], windows));
+
+  const ModelFeatures features = run_model(model, windows.requests, tasks, suite, request.progress);
+
+  const ScoringInputs inputs{suite, request.config, tasks, features, vocab_size, truth.get()};
+  for (size_t k = 0; k < tasks.size(); ++k) score_task(inputs, k, examples[k], result.tasks[k], result.notes);
+  describe_run(request, suite, model->dims, windows.requests.size(), truth != nullptr, result);
   return result;
 }
 

@@ -23,18 +23,18 @@ class SuiteReader {
 
   void problem(const YAML::Node& node, const std::string& key, const std::string& message,
                const std::string& hint = {}) {
-    ConfigProblem p;
-    p.where.kind = ValueSource::Kind::kFile;
-    p.where.file = file_;
+    ConfigProblem entry;
+    entry.where.kind = ValueSource::Kind::kFile;
+    entry.where.file = file_;
     const YAML::Mark mark = node.Mark();
     if (mark.line >= 0) {
-      p.where.line = mark.line + 1;
-      p.where.column = mark.column + 1;
+      entry.where.line = mark.line + 1;
+      entry.where.column = mark.column + 1;
     }
-    p.key = key;
-    p.message = message;
-    p.hint = hint;
-    problems_.push_back(std::move(p));
+    entry.key = key;
+    entry.message = message;
+    entry.hint = hint;
+    problems_.push_back(std::move(entry));
   }
 
   // Reports keys of `map` that are not in `allowed`; returns false when `map` is not a mapping.
@@ -79,19 +79,19 @@ class SuiteReader {
       return;
     }
     char* end = nullptr;
-    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
-    const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
-    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || node.Tag() == "!") {
+    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+    const double value = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) || node.Tag() == "!") {
       problem(node, join_key(prefix, key),
-              fmt::format("expected a number, got '{}'", node.IsScalar() ? s : "?"));
+              fmt::format("expected a number, got '{}'", node.IsScalar() ? text : "?"));
       return;
     }
-    if (v < min || (min_exclusive && v == min)) {
+    if (value < min || (min_exclusive && value == min)) {
       problem(node, join_key(prefix, key),
-              fmt::format("{} is out of range: must be {} {}", s, min_exclusive ? ">" : ">=", min));
+              fmt::format("{} is out of range: must be {} {}", text, min_exclusive ? ">" : ">=", min));
       return;
     }
-    *out = v;
+    *out = value;
   }
 
   void read_int(const YAML::Node& map, const std::string& prefix, const char* key, int64_t* out,
@@ -99,28 +99,28 @@ class SuiteReader {
     const YAML::Node node = map[key];
     if (!node) return;
     char* end = nullptr;
-    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
-    const long long v = s.empty() ? 0 : std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || end != s.c_str() + s.size() || node.Tag() == "!") {
+    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+    const long long value = text.empty() ? 0 : std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || end != text.c_str() + text.size() || node.Tag() == "!") {
       problem(node, join_key(prefix, key),
-              fmt::format("expected an integer, got '{}'", node.IsScalar() ? s : "?"));
+              fmt::format("expected an integer, got '{}'", node.IsScalar() ? text : "?"));
       return;
     }
-    if (v < min) {
-      problem(node, join_key(prefix, key), fmt::format("{} is out of range: must be >= {}", v, min));
+    if (value < min) {
+      problem(node, join_key(prefix, key), fmt::format("{} is out of range: must be >= {}", value, min));
       return;
     }
-    *out = v;
+    *out = value;
   }
 
   void read_bool(const YAML::Node& map, const std::string& prefix, const char* key, bool* out) {
     const YAML::Node node = map[key];
     if (!node) return;
-    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
-    if (s == "true" || s == "false") {
-      *out = s == "true";
+    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+    if (text == "true" || text == "false") {
+      *out = text == "true";
     } else {
-      problem(node, join_key(prefix, key), fmt::format("expected true or false, got '{}'", s));
+      problem(node, join_key(prefix, key), fmt::format("expected true or false, got '{}'", text));
     }
   }
 
@@ -129,13 +129,13 @@ class SuiteReader {
                   const std::vector<std::string>& choices) {
     const YAML::Node node = map[key];
     if (!node) return -2;
-    const std::string s = node.IsScalar() ? node.Scalar() : std::string();
+    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
     for (size_t i = 0; i < choices.size(); ++i)
-      if (s == choices[i]) return static_cast<int>(i);
+      if (text == choices[i]) return static_cast<int>(i);
     std::string hint;
-    if (auto close = closest_match(s, choices)) hint = fmt::format("did you mean '{}'?", *close);
+    if (auto close = closest_match(text, choices)) hint = fmt::format("did you mean '{}'?", *close);
     problem(node, join_key(prefix, key),
-            fmt::format("'{}' is not allowed: must be one of {}", s, join(choices, ", ")), hint);
+            fmt::format("'{}' is not allowed: must be one of {}", text, join(choices, ", ")), hint);
     return -1;
   }
 
@@ -176,45 +176,89 @@ class SuiteReader {
   std::vector<ConfigProblem> problems_;
 };
 
-TaskSpec read_task(SuiteReader& r, const YAML::Node& node, const std::string& prefix) {
-  TaskSpec t;
-  if (!r.check_keys(node, prefix, {"name", "description", "predict_at", "label", "per_patient", "truth"}))
-    return t;
-  r.read_string(node, prefix, "name", &t.name, true);
-  r.read_string(node, prefix, "description", &t.description);
-  r.read_string(node, prefix, "truth", &t.truth);
-  if (r.read_choice(node, prefix, "per_patient", {"all", "first"}) == 1) t.per_patient = PerPatient::kFirst;
+TaskSpec read_task(SuiteReader& reader, const YAML::Node& node, const std::string& prefix) {
+  TaskSpec task;
+  if (!reader.check_keys(node, prefix,
+                         {"name", "description", "predict_at", "label", "per_patient", "truth"}))
+    return task;
+  reader.read_string(node, prefix, "name", &task.name, true);
+  reader.read_string(node, prefix, "description", &task.description);
+  reader.read_string(node, prefix, "truth", &task.truth);
+  if (reader.read_choice(node, prefix, "per_patient", {"all", "first"}) == 1)
+    task.per_patient = PerPatient::kFirst;
 
-  const YAML::Node at = node["predict_at"];
+  const YAML::Node predict_at = node["predict_at"];
   const std::string at_key = prefix + ".predict_at";
-  if (!at) {
-    r.problem(node, at_key, "required key is missing",
-              "e.g. predict_at: {codes: HOSPITAL_ADMISSION, offset_hours: 24}");
-  } else if (r.check_keys(at, at_key, {"codes", "offset_hours"})) {
-    r.read_codes(at, at_key, "codes", &t.predict_at, true);
+  if (!predict_at) {
+    reader.problem(node, at_key, "required key is missing",
+                   "e.g. predict_at: {codes: HOSPITAL_ADMISSION, offset_hours: 24}");
+  } else if (reader.check_keys(predict_at, at_key, {"codes", "offset_hours"})) {
+    reader.read_codes(predict_at, at_key, "codes", &task.predict_at, true);
     double offset = 0;
-    r.read_double(at, at_key, "offset_hours", &offset, false, -1e9, false);
-    t.offset_hours = offset;
+    reader.read_double(predict_at, at_key, "offset_hours", &offset, false, -1e9, false);
+    task.offset_hours = offset;
   }
 
   const YAML::Node label = node["label"];
   const std::string label_key = prefix + ".label";
   if (!label) {
-    r.problem(node, label_key, "required key is missing",
-              "e.g. label: {kind: event_within, codes: MEDS_DEATH, horizon_days: 30}");
-  } else if (r.check_keys(label, label_key, {"kind", "codes", "horizon_days", "exclude_prior", "death"})) {
-    const int kind = r.read_choice(label, label_key, "kind", {"event_within", "stay_longer_than"});
-    if (kind == -2) r.problem(label, label_key + ".kind", "required key is missing");
-    if (kind == 1) t.kind = LabelKind::kStayLongerThan;
-    r.read_codes(label, label_key, "codes", &t.label_codes, true);
-    r.read_double(label, label_key, "horizon_days", &t.horizon_days, true, 0.0, true);
-    r.read_bool(label, label_key, "exclude_prior", &t.exclude_prior);
-    if (t.exclude_prior && t.kind == LabelKind::kStayLongerThan)
-      r.problem(label["exclude_prior"], label_key + ".exclude_prior", "only applies to kind event_within");
-    if (r.read_choice(label, label_key, "death", {"negative", "exclude"}) == 1)
-      t.death = DeathHandling::kExclude;
+    reader.problem(node, label_key, "required key is missing",
+                   "e.g. label: {kind: event_within, codes: MEDS_DEATH, horizon_days: 30}");
+  } else if (reader.check_keys(label, label_key,
+                               {"kind", "codes", "horizon_days", "exclude_prior", "death"})) {
+    const int kind = reader.read_choice(label, label_key, "kind", {"event_within", "stay_longer_than"});
+    if (kind == -2) reader.problem(label, label_key + ".kind", "required key is missing");
+    if (kind == 1) task.kind = LabelKind::kStayLongerThan;
+    reader.read_codes(label, label_key, "codes", &task.label_codes, true);
+    reader.read_double(label, label_key, "horizon_days", &task.horizon_days, true, 0.0, true);
+    reader.read_bool(label, label_key, "exclude_prior", &task.exclude_prior);
+    if (task.exclude_prior && task.kind == LabelKind::kStayLongerThan)
+      reader.problem(label["exclude_prior"], label_key + ".exclude_prior",
+                     "only applies to kind event_within");
+    if (reader.read_choice(label, label_key, "death", {"negative", "exclude"}) == 1)
+      task.death = DeathHandling::kExclude;
   }
-  return t;
+  return task;
+}
+
+// age_bands: an increasing list of ages in years.
+void read_age_bands(SuiteReader& reader, const YAML::Node& bands, SuiteSpec& suite) {
+  std::vector<double> edges;
+  bool ok = bands.IsSequence() && bands.size() > 0;
+  for (size_t i = 0; ok && i < bands.size(); ++i) {
+    char* end = nullptr;
+    const std::string text = bands[i].IsScalar() ? bands[i].Scalar() : std::string();
+    const double edge = std::strtod(text.c_str(), &end);
+    ok = !text.empty() && end == text.c_str() + text.size() && edge >= 0 &&
+         (edges.empty() || edge > edges.back());
+    edges.push_back(edge);
+  }
+  if (ok) {
+    suite.age_bands = edges;
+  } else {
+    reader.problem(bands, "age_bands", "expected an increasing list of ages in years, e.g. [18, 40, 65, 80]");
+  }
+}
+
+void read_tasks(SuiteReader& reader, const YAML::Node& root, SuiteSpec& suite) {
+  const YAML::Node tasks = root["tasks"];
+  if (!tasks) {
+    reader.problem(root, "tasks", "required key is missing", "a suite is a list of tasks under `tasks:`");
+    return;
+  }
+  if (!tasks.IsSequence() || tasks.size() == 0) {
+    reader.problem(tasks, "tasks", "expected a non-empty list of tasks");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const std::string prefix = fmt::format("tasks[{}]", i);
+    TaskSpec task = read_task(reader, tasks[i], prefix);
+    if (!task.name.empty() && !names.insert(task.name).second)
+      reader.problem(tasks[i]["name"], prefix + ".name",
+                     fmt::format("task name '{}' is used twice", task.name));
+    suite.tasks.push_back(std::move(task));
+  }
 }
 
 }  // namespace
@@ -224,65 +268,36 @@ const char* label_kind_name(LabelKind kind) {
 }
 
 SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
-  SuiteSpec s;
-  s.file = file;
-  s.death_codes.prefixes = {"MEDS_DEATH"};
-  s.death_codes.key = "death_codes";
+  SuiteSpec suite;
+  suite.file = file;
+  suite.death_codes.prefixes = {"MEDS_DEATH"};
+  suite.death_codes.key = "death_codes";
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(
-        fmt::format("{}:{}:{}: error: not valid YAML: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg),
-        "check the indentation and quoting near that line");
+  } catch (const YAML::Exception& error) {
+    throw InputError(fmt::format("{}:{}:{}: error: not valid YAML: {}", file, error.mark.line + 1,
+                                 error.mark.column + 1, error.msg),
+                     "check the indentation and quoting near that line");
   }
-  SuiteReader r(file);
-  if (r.check_keys(root, "",
-                   {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
-                    "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
-    r.read_string(root, "", "name", &s.name, true);
-    r.read_string(root, "", "description", &s.description);
-    r.read_int(root, "", "context_events", &s.context_events, 1);
-    r.read_int(root, "", "max_train_examples", &s.max_train_examples, 0);
-    r.read_int(root, "", "max_tuning_examples", &s.max_tuning_examples, 0);
-    r.read_double(root, "", "max_age_years", &s.max_age_years, false, 0.0, true);
-    r.read_bool(root, "", "k_shot", &s.k_shot);
-    r.read_int(root, "", "seed", &s.seed, 0);
-    if (root["death_codes"]) r.read_codes(root, "", "death_codes", &s.death_codes, false);
-    if (const YAML::Node bands = root["age_bands"]) {
-      std::vector<double> edges;
-      bool ok = bands.IsSequence() && bands.size() > 0;
-      for (size_t i = 0; ok && i < bands.size(); ++i) {
-        char* end = nullptr;
-        const std::string v = bands[i].IsScalar() ? bands[i].Scalar() : std::string();
-        const double edge = std::strtod(v.c_str(), &end);
-        ok = !v.empty() && end == v.c_str() + v.size() && edge >= 0 && (edges.empty() || edge > edges.back());
-        edges.push_back(edge);
-      }
-      if (ok) {
-        s.age_bands = edges;
-      } else {
-        r.problem(bands, "age_bands", "expected an increasing list of ages in years, e.g. [18, 40, 65, 80]");
-      }
-    }
-    const YAML::Node tasks = root["tasks"];
-    if (!tasks) {
-      r.problem(root, "tasks", "required key is missing", "a suite is a list of tasks under `tasks:`");
-    } else if (!tasks.IsSequence() || tasks.size() == 0) {
-      r.problem(tasks, "tasks", "expected a non-empty list of tasks");
-    } else {
-      std::set<std::string> names;
-      for (size_t i = 0; i < tasks.size(); ++i) {
-        const std::string prefix = fmt::format("tasks[{}]", i);
-        TaskSpec t = read_task(r, tasks[i], prefix);
-        if (!t.name.empty() && !names.insert(t.name).second)
-          r.problem(tasks[i]["name"], prefix + ".name", fmt::format("task name '{}' is used twice", t.name));
-        s.tasks.push_back(std::move(t));
-      }
-    }
+  SuiteReader reader(file);
+  if (reader.check_keys(root, "",
+                        {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
+                         "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
+    reader.read_string(root, "", "name", &suite.name, true);
+    reader.read_string(root, "", "description", &suite.description);
+    reader.read_int(root, "", "context_events", &suite.context_events, 1);
+    reader.read_int(root, "", "max_train_examples", &suite.max_train_examples, 0);
+    reader.read_int(root, "", "max_tuning_examples", &suite.max_tuning_examples, 0);
+    reader.read_double(root, "", "max_age_years", &suite.max_age_years, false, 0.0, true);
+    reader.read_bool(root, "", "k_shot", &suite.k_shot);
+    reader.read_int(root, "", "seed", &suite.seed, 0);
+    if (root["death_codes"]) reader.read_codes(root, "", "death_codes", &suite.death_codes, false);
+    if (const YAML::Node bands = root["age_bands"]) read_age_bands(reader, bands, suite);
+    read_tasks(reader, root, suite);
   }
-  if (!r.problems().empty()) throw ConfigError(r.problems());
-  return s;
+  if (!reader.problems().empty()) throw ConfigError(reader.problems());
+  return suite;
 }
 
 SuiteSpec load_suite(const std::string& path) {

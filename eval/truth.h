@@ -3,13 +3,17 @@
 // ones. The truth file holds raw subject ids and calendar times, the data set pseudonymous keys
 // and ages; the join recomputes keys with the prep salt (data/deid.h) and ages from the cohort's
 // MEDS_BIRTH rows. Raw ids stay in memory here and are never written anywhere.
+// compare_with_truth puts a task's held-out scores beside those true probabilities.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "eval/results.h"
 
 namespace clinfm {
 
@@ -36,5 +40,12 @@ class TruthTable {
   std::map<std::string, std::unordered_map<uint64_t, std::vector<TruthPoint>>> points_;
   int64_t rows_ = 0;
 };
+
+// The held-out rows of `task` that `truth` knows for `outcome`: how many matched, the mean true
+// probability, the observed rate, the AUROC and Brier of the true probabilities themselves, and
+// per method the Pearson and Spearman correlations of its scores with them. Only the count when
+// fewer than 3 rows matched; null for a correlation that is undefined.
+nlohmann::json compare_with_truth(const TaskResult& task, const TruthTable& truth,
+                                  const std::string& outcome);
 
 }  // namespace clinfm

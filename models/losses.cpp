@@ -1,6 +1,6 @@
 #include "models/losses.h"
 
-#include "models/cpu_cross_entropy.h"
+#include "models/cpu/dispatch.h"
 
 namespace clinfm {
 
@@ -9,11 +9,7 @@ LossSums loss_sums(const ModelOutput& out, const ModelBatch& batch) {
   const auto mask = batch.loss_mask.to(torch::kFloat32);                // [B, T]
   const auto logits = out.logits.to(torch::kFloat32).reshape({-1, V});  // [B*T, V]
   const auto targets = batch.targets.reshape({-1});                     // [B*T]
-  torch::Tensor nll;                                                    // [B, T]
-  if (logits.device().is_cpu())
-    nll = fused_token_nll(logits, targets).view_as(mask);  // models/cpu_cross_entropy.h
-  else
-    nll = -torch::log_softmax(logits, -1).gather(1, targets.view({-1, 1})).view_as(mask);
+  const auto nll = token_nll(logits, targets).view_as(mask);            // [B, T]
   const auto log_rate = out.log_rate.to(torch::kFloat32);
   const auto dt = batch.target_dt.clamp_min(kMinWaitingYears);
   const auto time_nll = torch::exp(log_rate) * dt - log_rate;  // [B, T]

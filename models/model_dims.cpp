@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 
 namespace clinfm {
 
@@ -41,8 +41,7 @@ std::string ModelDims::describe() const {
       double(parameter_count()) / 1e6);
 }
 
-ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int64_t value_bins,
-                             bool sdpa_available) {
+ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int64_t value_bins) {
   const PresetInfo* preset = nullptr;
   for (const auto& p : model_presets())
     if (p.name == config.preset) preset = &p;
@@ -64,18 +63,13 @@ ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int6
   if (d.head_dim() % 2 != 0) {
     throw InputError(fmt::format("model.d_model / model.n_heads = {} must be even", d.head_dim()));
   }
-  if (config.attention == "sdpa" && !sdpa_available) {
-    throw InputError("model.attention: sdpa needs LibTorch >= 2.0; this build has an older LibTorch",
-                     "use model.attention=auto or explicit");
-  }
   if (config.attention == "fused" && !fused_attention_available()) {
     throw InputError("model.attention: fused needs the BLAS sgemm LibTorch links, and this process has none",
                      "use model.attention=auto or explicit");
   }
-  if (config.attention != "auto")
-    d.attention = config.attention;
-  else
-    d.attention = sdpa_available ? "sdpa" : fused_attention_available() ? "fused" : "explicit";
+  // auto: LibTorch's scaled_dot_product_attention (flash / memory-efficient kernels on CUDA,
+  // its flash attention on CPU).
+  d.attention = config.attention == "auto" ? "sdpa" : config.attention;
   if (vocab_size < 3)
     throw InputError(fmt::format("the vocabulary has {} tokens: nothing to learn", vocab_size));
   return d;

@@ -40,7 +40,6 @@ const std::vector<PresetInfo>& model_presets();
 
 // Preset + non-zero overrides from `config`, with the data set's vocabulary and value bins.
 // Throws InputError naming the model.* key when the result is inconsistent.
-ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int64_t value_bins,
-                             bool sdpa_available);
+ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int64_t value_bins);
 
 }  // namespace clinfm

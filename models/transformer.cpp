@@ -1,56 +1,24 @@
+// The clinical transformer's layers as their math (models/transformer.h has the equations).
+// Each operation goes through models/cpu/dispatch.h, which picks clinfm's CPU kernel or
+// LibTorch's op; nothing here tests devices or dtypes.
+// Shapes: B batch, T time steps, C channels (d_model), V vocabulary, H heads, F SwiGLU width.
 #include "models/transformer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
 
-#include "models/cpu_attention.h"
-#include "models/cpu_fused_ops.h"
-#include "models/cpu_linear.h"
-#include "models/cpu_tensor.h"
-
 namespace clinfm {
-namespace {
 
-// Whether x W^T goes through cpu_linear (models/cpu_linear.h: the rows split over the threads).
-bool use_cpu_linear(const torch::Tensor& x, const torch::Tensor& weight) {
-  return is_cpu_float32(x) && is_cpu_float32(weight) && cpu_linear_available();
-}
-
-// A bias-free Linear layer: cpu_linear on fp32 CPU, the module's own forward elsewhere.
-torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
-  if (!layer->bias.defined() && use_cpu_linear(x, layer->weight)) return cpu_linear(x, layer->weight);
-  return layer->forward(x);
-}
-
-}  // namespace
-
-bool sdpa_available() {
-#ifdef CLINFM_TORCH_2
-  return true;
-#else
-  return false;
-#endif
-}
 
 RMSNormImpl::RMSNormImpl(int64_t channels, double eps_) : eps(eps_) {
   weight = register_parameter("weight", torch::ones({channels}));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  if (is_cpu_float32(x) && is_cpu_float32(weight))
-    return fused_rms_norm(x, weight, eps);  // models/cpu_fused_ops.h: the same math in one pass
-  // Statistics in fp32 even under bf16 autocast.
-  const auto x32 = x.to(torch::kFloat32);
-  const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return (normed * weight).to(x.scalar_type());
-}
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return rms_norm(x, weight, eps); }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelDims& dims)
-    : n_heads(dims.n_heads),
-      dropout(dims.dropout),
-      use_sdpa(dims.attention == "sdpa"),
-      use_fused(dims.attention == "fused") {
+    : n_heads(dims.n_heads), dropout(dims.dropout), kernel(attention_kernel_named(dims.attention)) {
   qkv = register_module(
       "qkv", torch::nn::Linear(torch::nn::LinearOptions(dims.d_model, 3 * dims.d_model).bias(false)));
   proj = register_module("proj",
@@ -58,33 +26,10 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelDims& dims)
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_heads, D = C / H;
-  const double p = is_training() ? dropout : 0.0;
-  // The CPU kernel takes fp32 CPU tensors; anything else (CUDA, bf16) takes the explicit math.
-  if (use_fused && is_cpu_float32(x)) return linear(proj, fused_causal_attention(linear(qkv, x), H, p));
-  const auto qkv_out = linear(qkv, x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
-  const auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];                           // [B, H, T, D]
-  torch::Tensor y;                                                                     // [B, H, T, D]
-  if (use_sdpa) {
-#ifdef CLINFM_TORCH_2
-    y = at::scaled_dot_product_attention(q, k, v, {}, p, /*is_causal=*/true);
-#else
-    TORCH_CHECK(false, "scaled_dot_product_attention needs LibTorch >= 2.0");
-#endif
-  } else {
-    auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(D)));  // [B, H, T, T]
-    if (!causal_mask_.defined() || causal_mask_.size(0) != T || causal_mask_.device() != x.device()) {
-      causal_mask_ = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
-                         .tril()
-                         .logical_not();
-    }
-    // In place: `scores` is a fresh product that no backward formula needs.
-    scores.masked_fill_(causal_mask_, -std::numeric_limits<float>::infinity());
-    auto weights = torch::softmax(scores, -1);
-    if (p > 0) weights = torch::dropout(weights, p, /*train=*/true);
-    y = torch::matmul(weights, v);
-  }
-  return linear(proj, y.transpose(1, 2).reshape({B, T, C}));
+  const double dropout_p = is_training() ? dropout : 0.0;
+  const auto qkv_out = linear_no_bias(x, qkv->weight);                                         // [B, T, 3C]
+  const auto heads_out = causal_attention(qkv_out, n_heads, dropout_p, kernel, causal_mask_);  // [B, T, C]
+  return linear_no_bias(heads_out, proj->weight);
 }
 
 SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
@@ -94,9 +39,9 @@ SwiGLUImpl::SwiGLUImpl(int64_t channels, int64_t hidden) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  const auto g = linear(gate, x), u = linear(up, x);  // [B, T, F]
-  if (is_cpu_float32(g)) return linear(down, fused_swiglu(g, u));
-  return down(torch::silu(g) * u);
+  const auto gate_out = linear_no_bias(x, gate->weight);  // [B, T, F]
+  const auto up_out = linear_no_bias(x, up->weight);      // [B, T, F]
+  return linear_no_bias(swiglu(gate_out, up_out), down->weight);
 }
 
 BlockImpl::BlockImpl(const ModelDims& dims) {
@@ -156,15 +101,13 @@ torch::Tensor ClinicalTransformerImpl::age_features(const torch::Tensor& age_day
 
 ModelOutput ClinicalTransformerImpl::forward(const ModelBatch& batch) {
   auto h = token_embedding(batch.tokens) + value_embedding(batch.value_bins) +
-           linear(age_proj, age_features(batch.ages));  // [B, T, C]
+           linear_no_bias(age_features(batch.ages), age_proj->weight);  // [B, T, C]
   h = embedding_dropout(h);
   for (const auto& block : *blocks) h = block->as<Block>()->forward(h);
   ModelOutput out;
-  out.hidden = final_norm(h);               // [B, T, C]
-  const auto& E = token_embedding->weight;  // [V, C], the tied output projection
-  out.logits = use_cpu_linear(out.hidden, E) ? cpu_linear(out.hidden, E)
-                                             : torch::matmul(out.hidden, E.t());  // [B, T, V]
-  out.log_rate = time_head(out.hidden).squeeze(-1);                               // [B, T]
+  out.hidden = final_norm(h);                                     // [B, T, C]
+  out.logits = tied_logits(out.hidden, token_embedding->weight);  // [B, T, V]: tied output embedding
+  out.log_rate = time_head(out.hidden).squeeze(-1);               // [B, T]
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include "models/cpu/dispatch.h"
 #include "models/model_dims.h"
 
 namespace clinfm {
@@ -47,8 +48,7 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
   torch::nn::Linear proj{nullptr};                // C -> C
   int64_t n_heads;
   double dropout;
-  bool use_sdpa;
-  bool use_fused;              // models/cpu_attention.h on fp32 CPU tensors
+  AttentionKernel kernel;      // from ModelDims::attention (models/cpu/dispatch.h)
   torch::Tensor causal_mask_;  // [T, T] bool, cached for the last sequence length and device
 };
 TORCH_MODULE(CausalSelfAttention);
@@ -89,8 +89,5 @@ struct ClinicalTransformerImpl : torch::nn::Module {
   torch::Tensor age_frequencies;  // [C/2] buffer: derived from C, saved with the weights
 };
 TORCH_MODULE(ClinicalTransformer);
-
-// Whether this build can use scaled_dot_product_attention (LibTorch >= 2.0).
-bool sdpa_available();
 
 }  // namespace clinfm

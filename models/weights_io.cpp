@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 
 namespace clinfm {
 namespace {
@@ -109,7 +109,6 @@ ClinicalTransformer load_model(const std::string& path, torch::Device device) {
         "the file may be truncated or from another program");
   }
   // Same math, other kernel: a file names the kernel it was trained with, not one this build must have.
-  if (d.attention == "sdpa" && !sdpa_available()) d.attention = "explicit";
   if (d.attention == "fused" && !fused_attention_available()) d.attention = "explicit";
   ClinicalTransformer model(d);
   try {

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Installs every dependency of clinfm from Debian 12's apt repositories (only what is missing),
-# then configures and builds the release tree in build/release. Safe to run again: a second
-# run installs nothing and rebuilds only what changed.
+# Installs every dependency of clinfm, then configures and builds the release tree in
+# build/release. C++ libraries come from Debian 12's apt repositories (only what is missing);
+# LibTorch 2.11 (CUDA 13.0 build) and the Python packages of the tests come from PyPI into the
+# project's virtual environment .venv (scripts/python_env.sh; pip's cache makes a second setup
+# on the same machine download nothing). Safe to run again: a second run installs nothing and
+# rebuilds only what changed.
 #   scripts/setup.sh            install + configure + build
 #   CLINFM_BUILD_DIR=...        build folder (default build/release)
 #   CLINFM_JOBS=N               parallel compile jobs (default: cores)
+#   CLINFM_VENV=DIR             the virtual environment (default .venv)
+#   CLINFM_CMAKE_ARGS="..."     extra configure arguments (e.g. -DCLINFM_WITH_CUDA=OFF)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${CLINFM_BUILD_DIR:-$root/build/release}
 jobs=${CLINFM_JOBS:-$(nproc --all)}
+started=$(date +%s)
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev          # LibTorch 1.13 (CPU)
-  libopenblas0-openmp   # without it LibTorch's matmuls fall back to reference BLAS (~12x slower)
+  python3 python3-venv  # the virtual environment that holds torch (LibTorch) and the test packages
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libyaml-cpp-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev
-  python3-torch python3-h5py python3-numpy python3-sklearn  # reference tests (/usr/bin/python3)
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
@@ -45,17 +49,13 @@ else
   echo "setup.sh: all ${#packages[@]} Debian packages already installed"
 fi
 
-# LibTorch picks the BLAS behind libblas.so.3; say which one is active.
-blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
-case "$blas" in
-  *openblas-openmp*) echo "setup.sh: BLAS: OpenBLAS (OpenMP) $blas" ;;
-  *) echo "setup.sh: warning: libblas.so.3 is $blas, not OpenBLAS-OpenMP: LibTorch will be much slower." \
-          "Run: update-alternatives --config libblas.so.3-x86_64-linux-gnu" >&2 ;;
-esac
+python=$("$root/scripts/python_env.sh" | tail -1)
+echo "setup.sh: Python $python, torch $("$python" -c 'import importlib.metadata as m; print(m.version("torch"))')"
 
-cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCLINFM_PYTHON="$python" ${CLINFM_CMAKE_ARGS:-}
 # CLINFM_BUILD_TARGETS (e.g. "clinfm"): build only those; the quickstart does, the tests build all.
 targets=()
 for t in ${CLINFM_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
 cmake --build "$build_dir" -j "$jobs" "${targets[@]}"
-echo "setup.sh: built $build_dir/bin/clinfm${CLINFM_BUILD_TARGETS:+ (targets: $CLINFM_BUILD_TARGETS)}"
+echo "setup.sh: built $build_dir/bin/clinfm${CLINFM_BUILD_TARGETS:+ (targets: $CLINFM_BUILD_TARGETS)} in $(( $(date +%s) - started )) s"

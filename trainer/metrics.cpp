@@ -11,6 +11,7 @@
 
 #include "common/check.h"
 #include "common/fs.h"
+#include "common/log.h"
 
 namespace clinfm {
 
@@ -29,6 +30,38 @@ double measure_matmul_flops(int64_t n, double seconds) {
     best = std::max(best, 2.0 * double(n) * double(n) * double(n) / elapsed);
   } while (std::chrono::steady_clock::now() < deadline);
   return best;
+}
+
+PeakFlops::PeakFlops(double configured_tflops, int ranks, std::function<double()> probe)
+    : probe_(std::move(probe)), ranks_(std::max(1, ranks)), configured_(configured_tflops > 0) {
+  if (configured_) {
+    peak_ = configured_tflops * 1e12;
+    return;
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) peak_ = std::max(peak_, probe_() * ranks_);
+  last_probe_step_ = 0;
+}
+
+std::string PeakFlops::describe() const {
+  if (configured_) return fmt::format("{:.1f} GFLOP/s in all (train.peak_tflops)", peak_ / 1e9);
+  return fmt::format("{:.1f} GFLOP/s per rank x {} (best of 3 fp32 matmul probes{})", peak_ / ranks_ / 1e9,
+                     ranks_, raises_ ? fmt::format(", raised {} times by faster steps", raises_) : "");
+}
+
+double PeakFlops::mfu(double flops, int64_t step) {
+  if (flops <= peak_ || !std::isfinite(flops)) return flops / peak_;
+  if (configured_) return flops / peak_;  // the user's number: reported as it is
+  const double before = peak_;
+  if (step - last_probe_step_ >= kReprobeSteps) {
+    peak_ = std::max(peak_, probe_() * ranks_);
+    last_probe_step_ = step;
+  }
+  peak_ = std::max(peak_, flops);
+  ++raises_;
+  log_info("step {}: {:.1f} GFLOP/s is above the measured peak {:.1f} GFLOP/s (a probe taken while the machine "
+           "was busy): peak now {:.1f} GFLOP/s; set train.peak_tflops for a fixed one",
+           step, flops / 1e9, before / 1e9, peak_ / 1e9);
+  return flops / peak_;
 }
 
 void truncate_metrics_after(const std::string& path, int64_t step) {

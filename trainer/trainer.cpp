@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 #include <thread>
+#include <type_traits>
 
 #include "common/check.h"
 #include "common/config/dump.h"
@@ -19,6 +20,7 @@
 #include "models/model_dims.h"
 #include "models/runtime.h"
 #include "trainer/comm/launch.h"
+#include "trainer/device.h"
 #include "trainer/grad_reducer.h"
 #include "trainer/optim.h"
 #include "trainer/run_formulas.h"
@@ -30,25 +32,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-torch::Tensor host_tensor(const std::vector<int64_t>& values, int64_t rows, int64_t cols) {
-  return torch::from_blob(const_cast<int64_t*>(values.data()), {rows, cols}, torch::kInt64).clone();
-}
-torch::Tensor host_tensor(const std::vector<float>& values, int64_t rows, int64_t cols) {
-  return torch::from_blob(const_cast<float*>(values.data()), {rows, cols}, torch::kFloat32).clone();
+// A [rows, cols] tensor on `device` holding `values`. For CUDA the copy goes through pinned
+// host memory and does not block the host (the stream orders it before the forward).
+template <typename T>
+torch::Tensor device_tensor(const std::vector<T>& values, int64_t rows, int64_t cols, const torch::Device& device) {
+  const auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kInt64;
+  const torch::Tensor host = torch::from_blob(const_cast<T*>(values.data()), {rows, cols}, dtype);
+  if (!device.is_cuda()) return host.clone();
+  torch::Tensor pinned = torch::empty({rows, cols}, torch::TensorOptions().dtype(dtype).pinned_memory(true));
+  pinned.copy_(host);
+  return pinned.to(device, /*non_blocking=*/true);
 }
 
-void refuse_unbuilt_paths(const Config& config) {
-  if (config.run.device == "cuda") {
-    throw NotBuiltError("run.device=cuda: the CUDA training path lands with issue #8",
-                        "use run.device=cpu (or auto) on this build");
-  }
-  if (config.train.precision == "bf16") {
-    throw InputError("train.precision=bf16 needs CUDA; on CPU clinfm trains in fp32",
-                     "set train.precision=fp32");
-  }
-  if (config.dist.backend == "nccl") {
+// A world of one needs no collectives; CPU tensors travel over MPI, CUDA tensors over NCCL.
+std::unique_ptr<Communicator> make_communicator(const Config& config, const torch::Device& device) {
+  const bool cuda = device.is_cuda();
+  const std::string& backend = config.dist.backend;
+  if (backend == "nccl" && !cuda)
     throw InputError("dist.backend=nccl needs a CUDA model; this run is on CPU", "use dist.backend=auto or mpi");
-  }
+  if (backend == "mpi" && cuda)
+    throw InputError("dist.backend=mpi cannot reduce CUDA tensors", "use dist.backend=auto or nccl");
+  if (world().world_size == 1) return make_local_communicator();
+#ifdef CLINFM_WITH_CUDA
+  if (cuda) return make_nccl_communicator(config.dist.timeout_s);
+#endif
+  return make_mpi_communicator(config.dist.timeout_s);
 }
 
 }  // namespace
@@ -56,7 +64,8 @@ void refuse_unbuilt_paths(const Config& config) {
 Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
     : config_(resolved.config), config_yaml_(config_to_yaml(resolved.config)) {
   const WorldInfo& world_info = world();
-  refuse_unbuilt_paths(config_);
+  device_ = choose_device(config_, world_info, visible_gpus());
+  use_device(device_, config_.train.tf32);
   install_preemption_handlers();
   threads_ = choose_torch_threads(static_cast<int>(config_.run.threads), world_info.local_size,
                                   static_cast<int>(std::thread::hardware_concurrency()));
@@ -64,7 +73,7 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
   torch::manual_seed(rank_seed(config_.run.seed, world_info.rank));
   load_data();
   build_model();
-  comm_ = world_info.world_size > 1 ? make_mpi_communicator(config_.dist.timeout_s) : make_local_communicator();
+  comm_ = make_communicator(config_, device_);
   broadcast_parameters(params_, *comm_);
   optimizer_ = make_optimizer(named_params_, config_, *comm_);
   if (optimizer_->sharded()) {
@@ -76,17 +85,16 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
   checkpointer_ = std::make_unique<CheckpointWriter>(config_.run.out_dir, config_.checkpoint, *comm_);
   resume(resume_mode);  // restores the state and sets start_step_ (0 when starting fresh)
   loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options("train"));
-  peak_flops_ = config_.train.peak_tflops > 0 ? config_.train.peak_tflops * 1e12
-                                              : measure_matmul_flops() * world_info.local_size;
+  peak_flops_ = std::make_unique<PeakFlops>(config_.train.peak_tflops, world_info.world_size,
+                                            [] { return measure_matmul_flops(); });
   flops_per_token_ = model_->dims.training_flops_per_token(config_.data.seq_len);
   open_run_folder();
-  log_info("model: {}", model_->dims.describe());
+  log_info("model: {} on {}{}, {} communicator", model_->dims.describe(), device_.str(),
+           config_.train.precision == "bf16" ? " (bf16 autocast)" : "", comm_->backend());
   log_info(
-      "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank, "
-      "peak {:.1f} GFLOP/s per rank{}",
+      "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank; MFU peak {}",
       loader_->patients(), loader_->accumulation_steps(), config_.train.micro_batch_size, threads_,
-      peak_flops_ / world_info.local_size / 1e9,
-      config_.train.peak_tflops > 0 ? " (configured)" : " (measured sgemm)");
+      peak_flops_->describe());
 }
 
 Trainer::~Trainer() = default;
@@ -115,7 +123,7 @@ void Trainer::load_data() {
 void Trainer::build_model() {
   const Vocabulary& vocab = dataset_->vocab();
   const ModelDims dims =
-      resolve_model_dims(config_.model, vocab.size(), vocab.max_value_bins() + 1, sdpa_available());
+      resolve_model_dims(config_.model, vocab.size(), vocab.max_value_bins() + 1);
   model_ = ClinicalTransformer(dims);
   model_->reset_parameters(static_cast<uint64_t>(config_.run.seed));
   model_->to(device_);
@@ -200,7 +208,7 @@ StepResult Trainer::train_step(int64_t step) {
   std::vector<double> nll_sums = {0, 0};                                 // token, time
   for (size_t index = 0; index < micro_batches.size(); ++index) {
     const ModelBatch batch = to_device(micro_batches[index]);
-    LossSums sums = loss_sums(model_->forward(batch), batch);
+    LossSums sums = forward_loss_sums(batch);
     if (loss_hook_) loss_hook_(step + 1, sums);
     const torch::Tensor loss = weighted_loss(config_.model, sums.token_nll, sums.time_nll) / global_targets;
     optimizer_->begin_micro_step(index + 1 == micro_batches.size());
@@ -243,14 +251,21 @@ StepResult Trainer::count_targets(const std::vector<HostBatch>& micro_batches) {
   return result;
 }
 
+// The forward pass in the run's precision; the loss sums in float32.
+LossSums Trainer::forward_loss_sums(const ModelBatch& batch) {
+  const AutocastScope autocast(config_.train.precision == "bf16");
+  return loss_sums(model_->forward(batch), batch);
+}
+
 ModelBatch Trainer::to_device(const HostBatch& batch) const {
+  const int64_t rows = batch.rows, cols = batch.seq_len;
   ModelBatch model_batch;
-  model_batch.tokens = host_tensor(batch.tokens, batch.rows, batch.seq_len).to(device_);
-  model_batch.value_bins = host_tensor(batch.value_bins, batch.rows, batch.seq_len).to(device_);
-  model_batch.targets = host_tensor(batch.targets, batch.rows, batch.seq_len).to(device_);
-  model_batch.ages = host_tensor(batch.ages, batch.rows, batch.seq_len).to(device_);
-  model_batch.target_dt = host_tensor(batch.target_dt, batch.rows, batch.seq_len).to(device_);
-  model_batch.loss_mask = host_tensor(batch.loss_mask, batch.rows, batch.seq_len).to(device_);
+  model_batch.tokens = device_tensor(batch.tokens, rows, cols, device_);
+  model_batch.value_bins = device_tensor(batch.value_bins, rows, cols, device_);
+  model_batch.targets = device_tensor(batch.targets, rows, cols, device_);
+  model_batch.ages = device_tensor(batch.ages, rows, cols, device_);
+  model_batch.target_dt = device_tensor(batch.target_dt, rows, cols, device_);
+  model_batch.loss_mask = device_tensor(batch.loss_mask, rows, cols, device_);
   return model_batch;
 }
 

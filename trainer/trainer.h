@@ -80,6 +80,7 @@ class Trainer {
   StepResult train_step(int64_t step);
   StepResult count_targets(const std::vector<HostBatch>& micro_batches);
   ModelBatch to_device(const HostBatch& batch) const;
+  LossSums forward_loss_sums(const ModelBatch& batch);
   // trainer_parts.cpp: what run() calls after each step (`step` is 1-based there).
   void apply_bad_step_policy(int64_t step, const StepResult& result);
   void check_parameters_agree(int64_t step);
@@ -114,7 +115,7 @@ class Trainer {
   int64_t start_step_ = 0, skipped_steps_ = 0, consecutive_bad_steps_ = 0, last_checkpoint_step_ = -1;
   int64_t run_positions_ = 0, run_padded_positions_ = 0;  // since run() started
   bool preempted_ = false;
-  double peak_flops_ = 0;
+  std::unique_ptr<PeakFlops> peak_flops_;
   double flops_per_token_ = 0;
   int threads_ = 1;
 };

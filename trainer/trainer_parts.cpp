@@ -63,7 +63,7 @@ void Trainer::report_progress(int64_t step, const StepResult& result, double ste
   run_positions_ += result.positions;
   run_padded_positions_ += result.padded_positions;
   const double tokens_per_s = double(result.positions) / (step_ms / 1000.0);  // all ranks' positions
-  const double mfu = flops_per_token_ * tokens_per_s / peak_flops_;
+  const double mfu = peak_flops_->mfu(flops_per_token_ * tokens_per_s, step);
   metrics_->write({{"step", double(step)},
                    {"loss", result.loss},
                    {"token_loss", result.token_loss},

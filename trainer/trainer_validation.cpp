@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "models/losses.h"
+#include "trainer/device.h"
 #include "trainer/run_formulas.h"
 #include "trainer/trainer.h"
 
@@ -26,6 +27,7 @@ ValidationResult Trainer::validate() {
       for (size_t k = 0; k < host_batch.targets.size(); ++k)
         if (host_batch.loss_mask[k] > 0) sums.unigram += unigram_nll_[static_cast<size_t>(host_batch.targets[k])];
       const ModelBatch batch = to_device(host_batch);
+      const AutocastScope autocast(config_.train.precision == "bf16");
       const ModelOutput out = model_->forward(batch);
       const LossSums loss = loss_sums(out, batch);
       sums.token += loss.token_nll.item<double>();

@@ -169,6 +169,8 @@ Schema build_schema() {
   add(field("train", &Config::train, &TrainConfig::precision, "precision",
             "fp32 everywhere, or bf16 autocast with fp32 master weights (CUDA only).")
           .one_of({"fp32", "bf16"}));
+  add(field("train", &Config::train, &TrainConfig::tf32, "tf32",
+            "TF32 tensor cores for the float32 matmuls on CUDA (faster, ~10 mantissa bits)."));
   add(field("train", &Config::train, &TrainConfig::validation_every, "validation_every",
             "Validation (loss on the tuning split) every N steps; 0 turns it off.")
           .at_least(0));

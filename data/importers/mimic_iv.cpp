@@ -150,10 +150,6 @@ const TableSpec kIcustaysSpec{
      {"outtime", ColumnUse::kTransformed, "time of ICU_DISCHARGE (when present)"},
      {"los", ColumnUse::kDropped, "dropped: derivable from intime and outtime"}}};
 
-const std::vector<std::string> kOptionalTables = {"hosp/diagnoses_icd", "hosp/procedures_icd",
-                                                  "hosp/labevents",     "hosp/prescriptions",
-                                                  "hosp/transfers",     "icu/icustays"};
-
 std::string_view or_unknown(std::string_view text, std::string_view unknown = "UNKNOWN") {
   text = trim(text);
   return text.empty() ? unknown : text;
@@ -161,12 +157,7 @@ std::string_view or_unknown(std::string_view text, std::string_view unknown = "U
 
 // The file of a table such as "hosp/labevents": .csv.gz first, then .csv; empty when neither exists.
 std::string table_file(const fs::path& root, const std::string& table) {
-  std::error_code ec;
-  for (const char* extension : {".csv.gz", ".csv"}) {
-    const fs::path path = root / (table + extension);
-    if (fs::is_regular_file(path, ec)) return path.string();
-  }
-  return {};
+  return importers::table_file(root, table, {".csv.gz", ".csv"});
 }
 
 // A subject_id that must be there; false (after bad_row) when empty.
@@ -181,15 +172,14 @@ struct Admissions {
   std::unordered_map<std::string, int64_t> death_time;  // subject_id -> latest deathtime (s)
 };
 
-Admissions import_admissions(const std::string& path, const ImportOptions& options, EventSink& sink,
-                             PrepAudit& audit) {
+void import_admissions(const std::string& path, Admissions& admissions, const ImportOptions& options,
+                       EventSink& sink, PrepAudit& audit) {
   Table t(path, kAdmissionsSpec, options, audit);
   const int subject_col = t.column("subject_id"), hadm_col = t.column("hadm_id");
   const int admit_col = t.column("admittime"), disch_col = t.column("dischtime");
   const int death_col = t.optional_column("deathtime");
   const int type_col = t.column("admission_type"), location_col = t.optional_column("discharge_location");
   const int ed_in_col = t.optional_column("edregtime"), ed_out_col = t.optional_column("edouttime");
-  Admissions admissions;
   std::string code;
   while (t.next()) {
     const std::string_view subject = trim(t[subject_col]);
@@ -220,10 +210,9 @@ Admissions import_admissions(const std::string& path, const ImportOptions& optio
     }
   }
   t.finish();
-  return admissions;
 }
 
-void import_patients(const std::string& path, const Admissions& admissions, const ImportOptions& options,
+void import_patients(const std::string& path, Admissions& admissions, const ImportOptions& options,
                      EventSink& sink, PrepAudit& audit) {
   Table t(path, kPatientsSpec, options, audit);
   const int subject_col = t.column("subject_id"), gender_col = t.column("gender");
@@ -271,7 +260,7 @@ bool icd_version(Table& t, std::string_view text, int64_t* version) {
   return false;
 }
 
-void import_diagnoses(const std::string& path, const Admissions& admissions, const ImportOptions& options,
+void import_diagnoses(const std::string& path, Admissions& admissions, const ImportOptions& options,
                       EventSink& sink, PrepAudit& audit) {
   Table t(path, kDiagnosesSpec, options, audit);
   const int subject_col = t.column("subject_id"), hadm_col = t.column("hadm_id");
@@ -297,7 +286,7 @@ void import_diagnoses(const std::string& path, const Admissions& admissions, con
   t.finish();
 }
 
-void import_procedures(const std::string& path, const ImportOptions& options, EventSink& sink,
+void import_procedures(const std::string& path, Admissions&, const ImportOptions& options, EventSink& sink,
                        PrepAudit& audit) {
   Table t(path, kProceduresSpec, options, audit);
   const int subject_col = t.column("subject_id"), date_col = t.column("chartdate");
@@ -320,7 +309,7 @@ void import_procedures(const std::string& path, const ImportOptions& options, Ev
   t.finish();
 }
 
-void import_labevents(const std::string& path, const ImportOptions& options, EventSink& sink,
+void import_labevents(const std::string& path, Admissions&, const ImportOptions& options, EventSink& sink,
                       PrepAudit& audit) {
   Table t(path, kLabeventsSpec, options, audit);
   const int subject_col = t.column("subject_id"), item_col = t.column("itemid");
@@ -347,7 +336,7 @@ void import_labevents(const std::string& path, const ImportOptions& options, Eve
   t.finish();
 }
 
-void import_prescriptions(const std::string& path, const ImportOptions& options, EventSink& sink,
+void import_prescriptions(const std::string& path, Admissions&, const ImportOptions& options, EventSink& sink,
                           PrepAudit& audit) {
   Table t(path, kPrescriptionsSpec, options, audit);
   const int subject_col = t.column("subject_id"), time_col = t.column("starttime");
@@ -373,7 +362,7 @@ void import_prescriptions(const std::string& path, const ImportOptions& options,
   t.finish();
 }
 
-void import_transfers(const std::string& path, const ImportOptions& options, EventSink& sink,
+void import_transfers(const std::string& path, Admissions&, const ImportOptions& options, EventSink& sink,
                       PrepAudit& audit) {
   Table t(path, kTransfersSpec, options, audit);
   const int subject_col = t.column("subject_id"), type_col = t.column("eventtype");
@@ -398,7 +387,7 @@ void import_transfers(const std::string& path, const ImportOptions& options, Eve
   t.finish();
 }
 
-void import_icustays(const std::string& path, const ImportOptions& options, EventSink& sink,
+void import_icustays(const std::string& path, Admissions&, const ImportOptions& options, EventSink& sink,
                      PrepAudit& audit) {
   Table t(path, kIcustaysSpec, options, audit);
   const int subject_col = t.column("subject_id"), first_col = t.column("first_careunit");
@@ -422,32 +411,36 @@ void import_icustays(const std::string& path, const ImportOptions& options, Even
   t.finish();
 }
 
+// One table this importer reads: its column rules (spec.table is its file under the root,
+// without .csv.gz / .csv), whether an export must have it, and its import. `admissions` is
+// filled by hosp/admissions and read by the tables after it.
+struct MimicTable {
+  const TableSpec& spec;
+  bool required;
+  void (*import)(const std::string& path, Admissions& admissions, const ImportOptions& options,
+                 EventSink& sink, PrepAudit& audit);
+};
+
+// Every table this importer reads, in the order it reads them: hosp/admissions first, because
+// patients need its in-hospital death times and diagnoses its discharge times.
+const MimicTable kTables[] = {
+    {kAdmissionsSpec, true, import_admissions}, {kPatientsSpec, true, import_patients},
+    {kDiagnosesSpec, false, import_diagnoses},  {kProceduresSpec, false, import_procedures},
+    {kLabeventsSpec, false, import_labevents},  {kPrescriptionsSpec, false, import_prescriptions},
+    {kTransfersSpec, false, import_transfers},  {kIcustaysSpec, false, import_icustays},
+};
+
 // Tables of hosp/ and icu/ that this version does not read, so the audit shows they were seen.
 void note_unread_tables(const fs::path& root, PrepAudit& audit) {
-  const std::set<std::string> read = {"hosp/patients",       "hosp/admissions", "hosp/diagnoses_icd",
-                                      "hosp/procedures_icd", "hosp/labevents",  "hosp/prescriptions",
-                                      "hosp/transfers",      "icu/icustays"};
-  std::set<std::string> unread;
+  std::set<std::string> read;
+  for (const MimicTable& table : kTables) read.insert(table.spec.table);
   for (const char* folder : {"hosp", "icu"}) {
-    std::error_code ec;
-    if (!fs::is_directory(root / folder, ec)) continue;
-    for (const auto& entry : fs::directory_iterator(root / folder, ec)) {
-      std::string name = entry.path().filename().string();
-      for (const std::string extension : {".csv.gz", ".csv"}) {
-        if (name.size() > extension.size() &&
-            name.compare(name.size() - extension.size(), extension.size(), extension) == 0) {
-          const std::string table =
-              std::string(folder) + "/" + name.substr(0, name.size() - extension.size());
-          if (!read.count(table)) unread.insert(table);
-          break;
-        }
-      }
+    for (const std::string& table : importers::csv_tables_in(root / folder, std::string(folder) + "/")) {
+      if (read.count(table)) continue;
+      const bool dictionary = table.find("/d_") != std::string::npos;
+      audit.note_unread_table(table, dictionary ? "dictionary table (codes keep MIMIC's own ids)"
+                                                : "not imported by this version of the MIMIC-IV importer");
     }
-  }
-  for (const auto& table : unread) {
-    const bool dictionary = table.find("/d_") != std::string::npos;
-    audit.note_unread_table(table, dictionary ? "dictionary table (codes keep MIMIC's own ids)"
-                                              : "not imported by this version of the MIMIC-IV importer");
   }
 }
 
@@ -460,33 +453,22 @@ void import_mimic_iv(const ImportOptions& options, EventSink& sink, PrepAudit& a
     throw InputError(fmt::format("MIMIC-IV input '{}' is not a folder", options.input),
                      "give the MIMIC-IV root folder, the one that holds hosp/ and icu/");
   }
-  std::string required[2];
-  const char* required_tables[2] = {"hosp/patients", "hosp/admissions"};
-  for (int i = 0; i < 2; ++i) {
-    required[i] = table_file(root, required_tables[i]);
-    if (required[i].empty()) {
-      throw InputError(
-          fmt::format("MIMIC-IV table {} is missing: neither {} nor {} exists", required_tables[i],
-                      (root / (std::string(required_tables[i]) + ".csv.gz")).string(),
-                      (root / (std::string(required_tables[i]) + ".csv")).string()),
-          "give the MIMIC-IV root folder, the one that holds hosp/ and icu/ (version 2.x)");
-    }
+  // Every required table is looked for before anything is read.
+  for (const MimicTable& table : kTables) {
+    if (!table.required || !table_file(root, table.spec.table).empty()) continue;
+    throw InputError(fmt::format("MIMIC-IV table {} is missing: neither {} nor {} exists", table.spec.table,
+                                 (root / (table.spec.table + ".csv.gz")).string(),
+                                 (root / (table.spec.table + ".csv")).string()),
+                     "give the MIMIC-IV root folder, the one that holds hosp/ and icu/ (version 2.x)");
   }
-  // Admissions first: patients need the in-hospital death times, diagnoses the discharge times.
-  const Admissions admissions = import_admissions(required[1], options, sink, audit);
-  import_patients(required[0], admissions, options, sink, audit);
-  for (const auto& table : kOptionalTables) {
-    const std::string path = table_file(root, table);
+  Admissions admissions;
+  for (const MimicTable& table : kTables) {
+    const std::string path = table_file(root, table.spec.table);
     if (path.empty()) {
-      audit.note_missing_table(table, "not in this export (optional)");
+      audit.note_missing_table(table.spec.table, "not in this export (optional)");
       continue;
     }
-    if (table == "hosp/diagnoses_icd") import_diagnoses(path, admissions, options, sink, audit);
-    if (table == "hosp/procedures_icd") import_procedures(path, options, sink, audit);
-    if (table == "hosp/labevents") import_labevents(path, options, sink, audit);
-    if (table == "hosp/prescriptions") import_prescriptions(path, options, sink, audit);
-    if (table == "hosp/transfers") import_transfers(path, options, sink, audit);
-    if (table == "icu/icustays") import_icustays(path, options, sink, audit);
+    table.import(path, admissions, options, sink, audit);
   }
   note_unread_tables(root, audit);
 }

@@ -179,13 +179,9 @@ std::string_view prefix_of_system(std::string_view system, std::string_view defa
   return {};
 }
 
+// The file of a table such as "patients": .csv first, then .csv.gz; empty when neither exists.
 std::string table_file(const fs::path& root, const std::string& table) {
-  std::error_code ec;
-  for (const char* extension : {".csv", ".csv.gz"}) {
-    const fs::path path = root / (table + extension);
-    if (fs::is_regular_file(path, ec)) return path.string();
-  }
-  return {};
+  return importers::table_file(root, table, {".csv", ".csv.gz"});
 }
 
 void import_patients(const std::string& path, const ImportOptions& options, EventSink& sink,
@@ -277,21 +273,9 @@ void import_coded(const std::string& path, const CodedTable& table, const Import
 void note_unread_tables(const fs::path& root, PrepAudit& audit) {
   std::set<std::string> read = {"patients", "encounters"};
   for (const auto& table : kCodedTables) read.insert(table.spec->table);
-  std::set<std::string> unread;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
-    for (const std::string extension : {".csv.gz", ".csv"}) {
-      if (name.size() > extension.size() &&
-          name.compare(name.size() - extension.size(), extension.size(), extension) == 0) {
-        const std::string table = name.substr(0, name.size() - extension.size());
-        if (!read.count(table)) unread.insert(table);
-        break;
-      }
-    }
-  }
   const std::set<std::string> reference = {"organizations", "providers", "payers"};
-  for (const auto& table : unread) {
+  for (const std::string& table : importers::csv_tables_in(root, "")) {
+    if (read.count(table)) continue;
     audit.note_unread_table(table, reference.count(table)
                                        ? "reference table (names, addresses, phone numbers)"
                                        : "not imported by this version of the Synthea importer");

@@ -1,12 +1,16 @@
 // What the CSV importers (mimic_iv.cpp, synthea.cpp) share: one table being read with its
-// reader, its audit entry, and the handling of malformed rows. Error messages name the file,
-// line and column, never a field's content (it may be an identifier or a date).
+// reader, its audit entry, and the handling of malformed rows; finding a table's file and the
+// tables of a folder. Error messages name the file, line and column, never a field's content
+// (it may be an identifier or a date).
 #pragma once
 
 #include <fmt/format.h>
 
 #include <cctype>
+#include <filesystem>
+#include <initializer_list>
 #include <limits>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +30,36 @@ inline std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
   return text;
+}
+
+// The file of `table` (its path under `root`, without extension) with the first of `extensions`
+// that exists; empty when none does.
+inline std::string table_file(const std::filesystem::path& root, const std::string& table,
+                              std::initializer_list<const char*> extensions) {
+  std::error_code ec;
+  for (const char* extension : extensions) {
+    const std::filesystem::path path = root / (table + extension);
+    if (std::filesystem::is_regular_file(path, ec)) return path.string();
+  }
+  return {};
+}
+
+// The tables in `folder`: the names of its .csv.gz and .csv files without the extension, each
+// after `prefix` ("hosp/"). None when the folder cannot be read.
+inline std::set<std::string> csv_tables_in(const std::filesystem::path& folder, const std::string& prefix) {
+  std::set<std::string> tables;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const std::string extension : {".csv.gz", ".csv"}) {
+      if (name.size() > extension.size() &&
+          name.compare(name.size() - extension.size(), extension.size(), extension) == 0) {
+        tables.insert(prefix + name.substr(0, name.size() - extension.size()));
+        break;
+      }
+    }
+  }
+  return tables;
 }
 
 class Table {

@@ -1,13 +1,13 @@
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 
 #include <ATen/Parallel.h>
 
 #include <cmath>
 #include <vector>
 
-#include "models/cpu_blas.h"
-#include "models/cpu_tensor.h"
-#include "models/row_kernels.h"
+#include "models/cpu/blas.h"
+#include "models/cpu/row_kernels.h"
+#include "models/cpu/tensor.h"
 
 namespace clinfm {
 namespace {

@@ -15,7 +15,7 @@
 
 namespace clinfm {
 
-// Whether this process has the BLAS sgemm the kernel calls (models/cpu_blas.h).
+// Whether this process has the BLAS sgemm the kernel calls (models/cpu/blas.h).
 bool fused_attention_available();
 
 // qkv: [B, T, 3C] float32 CPU, each row [q; k; v], each head-major (head h at columns h D ..).

@@ -1,4 +1,4 @@
-#include "models/cpu_blas.h"
+#include "models/cpu/blas.h"
 
 #include <dlfcn.h>
 

@@ -1,9 +1,9 @@
-#include "models/cpu_cross_entropy.h"
+#include "models/cpu/cross_entropy.h"
 
 #include <ATen/Parallel.h>
 
-#include "models/cpu_tensor.h"
-#include "models/row_kernels.h"
+#include "models/cpu/row_kernels.h"
+#include "models/cpu/tensor.h"
 
 namespace clinfm {
 namespace {

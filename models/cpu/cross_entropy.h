@@ -4,7 +4,7 @@
 // gradient). LibTorch's log_softmax + gather path instead writes the [N, V] log-probabilities,
 // then backward fills an [N, V] zero tensor, scatters into it and reads both again; at the tiny
 // preset's 2,048 x 2,000 logits that is ~30 MB of traffic per pass saved.
-// Same math as -log_softmax(logits).gather(targets), within a few ulps (models/row_kernels.h).
+// Same math as -log_softmax(logits).gather(targets), within a few ulps (models/cpu/row_kernels.h).
 #pragma once
 
 #include <torch/torch.h>

@@ -1,12 +1,12 @@
-#include "models/cpu_fused_ops.h"
+#include "models/cpu/fused_ops.h"
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "models/cpu_tensor.h"
-#include "models/row_kernels.h"
+#include "models/cpu/row_kernels.h"
+#include "models/cpu/tensor.h"
 
 namespace clinfm {
 namespace {

@@ -1,9 +1,9 @@
 // Fused CPU float32 forms of the model's element-wise layers, each one pass forward and one
 // backward where LibTorch's composite ops make several (RMSNorm: pow, mean, add, rsqrt, two
 // multiplications, and their backward ops; SwiGLU: silu, multiplication and theirs).
-// Same math as models/transformer.cpp's composite forms, within a few ulps (models/row_kernels.h);
-// the modules call these only on float32 CPU tensors. Deterministic: every output element is
-// summed in an order fixed by the shapes alone, not by the thread count.
+// Same math as the composite forms in models/cpu/dispatch.cpp, within a few ulps
+// (models/cpu/row_kernels.h); dispatch calls these only on float32 CPU tensors. Deterministic: every output
+// element is summed in an order fixed by the shapes alone, not by the thread count.
 #pragma once
 
 #include <torch/torch.h>

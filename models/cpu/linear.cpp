@@ -1,9 +1,9 @@
-#include "models/cpu_linear.h"
+#include "models/cpu/linear.h"
 
 #include <ATen/Parallel.h>
 
-#include "models/cpu_blas.h"
-#include "models/cpu_tensor.h"
+#include "models/cpu/blas.h"
+#include "models/cpu/tensor.h"
 
 namespace clinfm {
 namespace {

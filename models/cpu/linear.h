@@ -1,5 +1,5 @@
 // Bias-free linear layer y = x W^T for CPU float32, its rows split over the threads, each share
-// one single-threaded sgemm (models/cpu_blas.h), instead of leaving the split to OpenBLAS's own
+// one single-threaded sgemm (models/cpu/blas.h), instead of leaving the split to OpenBLAS's own
 // threading as LibTorch's mm does. Measured on the 2-core machines here, 2 threads: the tiny
 // preset's [2048 x 128] x [128 x 384] forward alone takes 1.0 ms against mm's 1.55 ms, but with
 // its backward the layer is at parity (4.3 ms both), and the small preset's layers gain 1-4%.

@@ -1,4 +1,4 @@
-#include "models/row_kernels.h"
+#include "models/cpu/row_kernels.h"
 
 // glibc's math.h declares the SIMD variants of expf only under -ffast-math, which this file
 // does not use (it would also assume no NaN, and a NaN loss must stay visible to the trainer's

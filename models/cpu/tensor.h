@@ -1,5 +1,5 @@
-// The tensors clinfm's CPU kernels (models/cpu_*.h) take: float32 on the CPU. The model calls
-// a kernel when its inputs pass this test and LibTorch's own ops otherwise (CUDA, bf16, float64).
+// The tensors clinfm's CPU kernels (models/cpu/*.h) take: float32 on the CPU. models/cpu/dispatch.cpp
+// calls a kernel when its inputs pass this test and LibTorch's own ops otherwise (CUDA, bf16, float64).
 #pragma once
 
 #include <torch/torch.h>

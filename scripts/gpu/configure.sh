@@ -77,9 +77,9 @@ log "configuring $build (${gen[1]})"
 cmake -S "$root" -B "$build" "${gen[@]}" \
   -DCMAKE_BUILD_TYPE="${CLINFM_BUILD_TYPE:-Release}" \
   -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" \
-  -DPython3_EXECUTABLE="$(command -v "$python")" \
+  -DPython3_EXECUTABLE="$(command -v "$python")" -DCLINFM_PYTHON="$(command -v "$python")" \
   "${cuda_args[@]}" ${CLINFM_CMAKE_ARGS:-}
-grep -E '^(CLINFM_WITH_CUDA|Torch_DIR|NCCL_LIBRARY|MPIEXEC_EXECUTABLE|yaml-cpp_DIR|HDF5_C_LIBRARY_hdf5):' \
+grep -E '^(CLINFM_WITH_CUDA|CLINFM_PYTHON|CLINFM_NCCL_LIBRARY|MPIEXEC_EXECUTABLE|yaml-cpp_DIR|HDF5_C_LIBRARY_hdf5):' \
   "$build/CMakeCache.txt" | sed 's/^/configure.sh: cache: /'
 [ "${CLINFM_CONFIGURE_ONLY:-0}" = 1 ] && exit 0
 

@@ -987,8 +987,8 @@ auto members(DataConfig& s) {
 auto members(ModelConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }
 auto members(OptimConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }
 auto members(TrainConfig& s) {
-  auto& [a, b, c, d, e, f, g, h, i] = s;
-  return std::tie(a, b, c, d, e, f, g, h, i);
+  auto& [a, b, c, d, e, f, g, h, i, j] = s;
+  return std::tie(a, b, c, d, e, f, g, h, i, j);
 }
 auto members(DistConfig& s) { auto& [a, b, c, d, e, f] = s; return std::tie(a, b, c, d, e, f); }
 auto members(CheckpointConfig& s) { auto& [a, b, c, d] = s; return std::tie(a, b, c, d); }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The data pipeline as a data engineer runs it: prep a MEDS export, inspect it, decode one
-# patient by pseudonymous key, read the shards with h5py (Debian's /usr/bin/python3), and the
+# patient by pseudonymous key, read the shards with h5py (the project's Python), and the
 # command-line error paths.
 # usage: data_pipeline_test.sh CLINFM SOURCE_DIR
 set -u
+# The project's Python (scripts/setup.sh: .venv with torch, numpy, h5py, scikit-learn); ctest sets it.
+CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 clinfm=$1 src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -46,10 +48,10 @@ check "inspect" run 0 inspect "$work/ds"
 check "inspect shows splits" has "^train " "$work/out"
 check "inspect shows top codes" has "ICD10CM//E11" "$work/out"
 check "inspect --json" run 0 inspect "$work/ds" --json
-patients=$(/usr/bin/python3 -c "import json,sys; d=json.load(open('$work/out')); print(sum(v['patients'] for v in d['splits'].values()))")
+patients=$($CLINFM_PYTHON -c "import json,sys; d=json.load(open('$work/out')); print(sum(v['patients'] for v in d['splits'].values()))")
 check "60 patients" test "$patients" = 60
 
-key=$(/usr/bin/python3 -c "
+key=$($CLINFM_PYTHON -c "
 import h5py, json
 m = json.load(open('$work/ds/manifest.json'))
 with h5py.File('$work/ds/' + m['shards'][0]['file'], 'r') as f: print(f['patients/key'][0].decode())")
@@ -59,15 +61,15 @@ check "decoded timeline has the lab" has "LAB//HBA1C//%" "$work/out"
 check "no raw id, no free text anywhere" bash -c "! grep -rqa -e 'S17,' -e 'free text about' '$work/ds'"
 check "unknown key" run 2 inspect "$work/ds" --patient 0000000000000000
 
-check "h5py reads every shard" /usr/bin/python3 "$src/tests/data/read_dataset.py" "$work/ds"
+check "h5py reads every shard" $CLINFM_PYTHON "$src/tests/data/read_dataset.py" "$work/ds"
 
 # The built-in cohort, prepped from its folder (the truth file beside it is not data).
 mkdir -p "$work/synth"
 check "synth" run 0 synth --patients 300 --seed 2 --out "$work/synth/cohort.csv.gz"
 check "synth wrote the truth file" test -s "$work/synth/cohort.truth.csv"
 check "prep the synth folder" run 0 prep --format meds --input "$work/synth" --output "$work/synth-ds" data.salt_file="$work/salt"
-check "all 300 patients" bash -c "$clinfm inspect $work/synth-ds --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(v[\"patients\"] for v in d[\"splits\"].values()) == 300'"
-check "h5py reads the synth data set" /usr/bin/python3 "$src/tests/data/read_dataset.py" "$work/synth-ds"
+check "all 300 patients" bash -c "$clinfm inspect $work/synth-ds --json | $CLINFM_PYTHON -c 'import json,sys; d=json.load(sys.stdin); assert sum(v[\"patients\"] for v in d[\"splits\"].values()) == 300'"
+check "h5py reads the synth data set" $CLINFM_PYTHON "$src/tests/data/read_dataset.py" "$work/synth-ds"
 # Ctrl-C during prep: exit non-zero, no data set, no temporary folder left behind. The signal
 # is sent as soon as prep's temporary folder exists (3M events take seconds to import).
 "$clinfm" synth --patients 30000 --seed 3 --out "$work/big.csv.gz" >/dev/null 2>&1

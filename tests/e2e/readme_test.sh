@@ -26,13 +26,15 @@
 #   - `KEY` in `--patient KEY` becomes the first key (/patients/key) of the data set's first shard.
 # usage: readme_test.sh CLINFM SOURCE_DIR MPIEXEC
 set -u
+# The project's Python (scripts/setup.sh: .venv with torch, numpy, h5py, scikit-learn); ctest sets it.
+CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 clinfm=$1 src=$2 mpiexec=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sections=("Preparing data" "Training" "Cluster runs" "Cluster launch and clinfm doctor"
           "Running benchmark suites" "Resuming checkpoints")
 tiny="data.seq_len=32 model.n_layers=2 model.d_model=64 model.n_heads=4 model.d_ff=128 train.max_steps=8"
-tiny+=" train.global_batch_size=8 train.micro_batch_size=2 train.eval_every=0 run.threads=1 train.peak_tflops=1"
+tiny+=" train.global_batch_size=8 train.micro_batch_size=2 train.validation_every=0 run.threads=1 train.peak_tflops=1"
 tiny+=" checkpoint.every=4 optim.warmup_steps=2 data.prefetch_batches=2"
 demo=$src/../shared/data/mimic-iv-demo-2.2
 
@@ -48,7 +50,7 @@ export PATH=$work/bin:$PATH HOME=$work/home OMP_NUM_THREADS=1 MPIRUN=$work/bin/m
 cd "$work/cwd" || exit 1
 
 # README.md -> "LINE<TAB>SECTION<TAB>COMMAND" for every command of the sections, in README order.
-/usr/bin/python3 - "$src/README.md" "${sections[@]}" >"$work/commands.tsv" <<'PY' || exit 1
+$CLINFM_PYTHON - "$src/README.md" "${sections[@]}" >"$work/commands.tsv" <<'PY' || exit 1
 import sys
 readme, wanted = sys.argv[1], sys.argv[2:]
 section, in_bash, pending, found = None, False, None, {}
@@ -101,7 +103,7 @@ while IFS=$'\t' read -r number section line; do
   [[ $cmd =~ clinfm\ eval ]] && cmd+=" eval.bootstrap_samples=100"
   if [[ $cmd =~ --patient\ KEY ]]; then
     dir=$(sed -E 's/.*clinfm inspect ([^ ]+).*/\1/' <<<"$cmd")
-    key=$(/usr/bin/python3 -c 'import h5py, json, sys
+    key=$($CLINFM_PYTHON -c 'import h5py, json, sys
 m = json.load(open(sys.argv[1] + "/manifest.json"))
 with h5py.File(sys.argv[1] + "/" + m["shards"][0]["file"], "r") as f: print(f["patients/key"][0].decode())' "$dir")
     [ -n "$key" ] || { echo "FAIL README.md:$number: no pseudonymous key in the first shard of $dir"; exit 1; }

@@ -5,6 +5,8 @@
 # reported with n, and subgroups below eval.min_subgroup_size say "too few patients".
 # usage: eval_mimic_demo_test.sh CLINFM SOURCE_DIR
 set -u
+# The project's Python (scripts/setup.sh: .venv with torch, numpy, h5py, scikit-learn); ctest sets it.
+CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 clinfm=$1 src=$2
 demo="$src/../shared/data/mimic-iv-demo-meds/events.csv.gz"
 [ -f "$demo" ] || { echo "SKIP: $demo not found"; exit 77; }
@@ -14,11 +16,11 @@ set -e
 "$clinfm" prep --format meds --input "$demo" --output "$work/ds" data.salt_file="$work/salt" \
   data.min_patients_per_code=3 >/dev/null 2>&1
 "$clinfm" train "$src/configs/quickstart.yaml" data.dataset="$work/ds" run.out_dir="$work/run" train.max_steps=20 \
-  train.eval_every=0 model.n_layers=2 model.d_model=64 model.n_heads=2 model.d_ff=128 data.seq_len=128 \
+  train.validation_every=0 model.n_layers=2 model.d_model=64 model.n_heads=2 model.d_ff=128 data.seq_len=128 \
   optim.warmup_steps=5 checkpoint.every=1000 >/dev/null 2>&1
 "$clinfm" eval "$src/configs/eval/mimic-iv-demo.yaml" --checkpoint "$work/run/model.pt" --dataset "$work/ds" \
   --out "$work/eval" eval.bootstrap_samples=200 | tee "$work/out"
-/usr/bin/python3 - "$work/eval/results.json" <<'PY'
+$CLINFM_PYTHON - "$work/eval/results.json" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
 assert len(res["tasks"]) == 4

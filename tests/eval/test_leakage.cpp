@@ -83,7 +83,7 @@ TEST(Leakage, NothingAfterThePredictionTimeMovesFeaturesOrScores) {
   c.n_heads = 2;
   c.d_model = 16;
   c.d_ff = 32;
-  ClinicalTransformer model(resolve_model_dims(c, kV, 5, sdpa_available()));
+  ClinicalTransformer model(resolve_model_dims(c, kV, 5));
   model->reset_parameters(3);
   ExtractOptions options;
   options.context_events = 32;

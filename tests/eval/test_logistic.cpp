@@ -49,7 +49,7 @@ TEST(Logistic, MatchesScikitLearn) {
   for (double l2 : {0.1, 0.001}) {
     const LogisticModel m = fit_logistic(x, y, l2);
     const std::vector<double> p = predict_logistic(m, x);
-    const std::string cmd = "/usr/bin/python3 " CLINFM_SOURCE_DIR "/tests/eval/sklearn_logistic.py " + csv +
+    const std::string cmd = CLINFM_PYTHON " " CLINFM_SOURCE_DIR "/tests/eval/sklearn_logistic.py " + csv +
                             " " + std::to_string(l2);
     FILE* pipe = popen(cmd.c_str(), "r");
     ASSERT_NE(pipe, nullptr);

@@ -43,14 +43,14 @@ nlohmann::json sklearn(const Case& c, const std::string& name) {
     out.precision(17);
     for (size_t i = 0; i < c.y.size(); ++i) out << c.y[i] << "," << c.score[i] << "," << c.weight[i] << "\n";
   }
-  const std::string cmd = "/usr/bin/python3 " CLINFM_SOURCE_DIR "/tests/eval/sklearn_metrics.py " + csv;
+  const std::string cmd = CLINFM_PYTHON " " CLINFM_SOURCE_DIR "/tests/eval/sklearn_metrics.py " + csv;
   FILE* pipe = popen(cmd.c_str(), "r");
   EXPECT_NE(pipe, nullptr);
   std::string text;
   char buffer[4096];
   while (pipe && std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
   const int rc = pipe ? pclose(pipe) : -1;
-  EXPECT_EQ(rc, 0) << cmd << " failed (is python3-sklearn installed for /usr/bin/python3?)";
+  EXPECT_EQ(rc, 0) << cmd << " failed (is scikit-learn installed in the project's Python? run scripts/setup.sh)";
   return nlohmann::json::parse(text);
 }
 

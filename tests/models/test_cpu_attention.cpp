@@ -1,4 +1,4 @@
-// The fused CPU attention kernel (models/cpu_attention.h) against the explicit LibTorch path of
+// The fused CPU attention kernel (models/cpu/attention.h) against the explicit LibTorch path of
 // CausalSelfAttention: outputs and every gradient, with and without dropout, at the shapes of
 // the presets and at the edges (one position, odd lengths); and its refusals.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "common/config/config.h"
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
 
@@ -94,7 +94,8 @@ TEST(FusedAttention, RefusesWhatItCannotRun) {
 
 TEST(FusedAttention, OtherDtypesTakeTheExplicitMath) {
   // A float64 module with attention=fused runs (the explicit path) and matches float64 explicit.
-  CausalSelfAttention fused(attention_dims(32, 4, 0.0, "fused")), plain(attention_dims(32, 4, 0.0, "explicit"));
+  CausalSelfAttention fused(attention_dims(32, 4, 0.0, "fused")),
+      plain(attention_dims(32, 4, 0.0, "explicit"));
   fused->to(torch::kFloat64);
   plain->to(torch::kFloat64);
   {
@@ -108,10 +109,10 @@ TEST(FusedAttention, OtherDtypesTakeTheExplicitMath) {
 
 TEST(FusedAttention, AutoPicksItOnThisBuild) {
   ModelConfig c;
-  const auto d = resolve_model_dims(c, 100, 4, sdpa_available());
-  EXPECT_EQ(d.attention, sdpa_available() ? "sdpa" : fused_attention_available() ? "fused" : "explicit");
+  const auto d = resolve_model_dims(c, 100, 4);
+  EXPECT_EQ(d.attention, "sdpa");
   c.attention = "explicit";
-  EXPECT_EQ(resolve_model_dims(c, 100, 4, sdpa_available()).attention, "explicit");
+  EXPECT_EQ(resolve_model_dims(c, 100, 4).attention, "explicit");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The fused CPU token NLL (models/cpu_cross_entropy.h) against LibTorch's
+// The fused CPU token NLL (models/cpu/cross_entropy.h) against LibTorch's
 // -log_softmax(logits).gather(targets): values and gradients at several widths and scales,
 // NaN and infinity propagation (the trainer's non-finite check depends on it), and refusals.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "models/cpu_cross_entropy.h"
+#include "models/cpu/cross_entropy.h"
 
 namespace clinfm {
 namespace {
@@ -33,8 +33,8 @@ void expect_match(int64_t N, int64_t V, double logit_scale, double grad_tol = 1e
   const auto fused = fused_token_nll(a, targets), ref = reference_nll(b, targets);
   fused.backward(upstream);
   ref.backward(upstream);
-  const std::string where = "N=" + std::to_string(N) + " V=" + std::to_string(V) + " scale=" +
-                            std::to_string(logit_scale);
+  const std::string where =
+      "N=" + std::to_string(N) + " V=" + std::to_string(V) + " scale=" + std::to_string(logit_scale);
   std::printf("  %s: nll %.2e grad %.2e\n", where.c_str(), relative_error(fused.detach(), ref.detach()),
               relative_error(a.grad(), b.grad()));
   EXPECT_LT(relative_error(fused.detach(), ref.detach()), 1e-6) << where;
@@ -44,11 +44,11 @@ void expect_match(int64_t N, int64_t V, double logit_scale, double grad_tol = 1e
 }
 
 TEST(FusedTokenNll, MatchesLogSoftmaxGather) {
-  expect_match(2048, 2000, 3.0);  // the tiny preset's logits
+  expect_match(2048, 2000, 3.0);       // the tiny preset's logits
   expect_match(37, 2000, 30.0, 2e-5);  // confident predictions: lse dominated by one logit
   expect_match(5, 3, 1.0);
-  expect_match(4, 1, 1.0);        // one class: NLL 0, gradient 0
-  expect_match(33, 1031, 0.01);   // width not a multiple of the vector length, flat rows
+  expect_match(4, 1, 1.0);       // one class: NLL 0, gradient 0
+  expect_match(33, 1031, 0.01);  // width not a multiple of the vector length, flat rows
 }
 
 TEST(FusedTokenNll, NonFiniteLogitsGiveANonFiniteLoss) {
@@ -65,9 +65,10 @@ TEST(FusedTokenNll, RefusesBadInput) {
   const auto targets = torch::tensor({0, 4}, torch::kInt64);
   EXPECT_THROW(fused_token_nll(torch::randn({2, 5}, torch::kFloat64), targets), c10::Error);
   EXPECT_THROW(fused_token_nll(torch::randn({2, 5, 1}), targets), c10::Error);
-  EXPECT_THROW(fused_token_nll(torch::randn({3, 5}), targets), c10::Error);                         // N differs
-  EXPECT_THROW(fused_token_nll(torch::randn({2, 5}), targets.to(torch::kInt32)), c10::Error);       // dtype
-  EXPECT_THROW(fused_token_nll(torch::randn({2, 5}), torch::tensor({0, 5}, torch::kInt64)), c10::Error);  // >= V
+  EXPECT_THROW(fused_token_nll(torch::randn({3, 5}), targets), c10::Error);                    // N differs
+  EXPECT_THROW(fused_token_nll(torch::randn({2, 5}), targets.to(torch::kInt32)), c10::Error);  // dtype
+  // A target >= V, then a negative one.
+  EXPECT_THROW(fused_token_nll(torch::randn({2, 5}), torch::tensor({0, 5}, torch::kInt64)), c10::Error);
   EXPECT_THROW(fused_token_nll(torch::randn({2, 5}), torch::tensor({-1, 0}, torch::kInt64)), c10::Error);
 }
 

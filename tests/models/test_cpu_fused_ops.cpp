@@ -1,5 +1,5 @@
-// The fused CPU RMSNorm and SwiGLU (models/cpu_fused_ops.h) against LibTorch's composite forms
-// (the ones models/transformer.cpp runs on other devices): outputs and gradients, thread-count
+// The fused CPU RMSNorm and SwiGLU (models/cpu/fused_ops.h) against LibTorch's composite forms
+// (the ones models/cpu/dispatch.cpp runs on other devices): outputs and gradients, thread-count
 // independence of the norm's weight gradient, and refusals.
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "models/cpu_fused_ops.h"
+#include "models/cpu/fused_ops.h"
 
 namespace clinfm {
 namespace {
@@ -60,8 +60,8 @@ TEST(FusedRmsNorm, GradientDoesNotDependOnTheThreadCount) {
 }
 
 TEST(FusedSwiGLU, MatchesTheCompositeForm) {
-  for (const auto& shape : {std::vector<int64_t>{16, 128, 384}, std::vector<int64_t>{5, 13},
-                            std::vector<int64_t>{1}}) {
+  for (const auto& shape :
+       {std::vector<int64_t>{16, 128, 384}, std::vector<int64_t>{5, 13}, std::vector<int64_t>{1}}) {
     torch::manual_seed(shape.back());
     const auto g0 = torch::randn(shape) * 4, u0 = torch::randn(shape), dh = torch::randn(shape);
     const auto g1 = g0.clone().requires_grad_(true), u1 = u0.clone().requires_grad_(true);

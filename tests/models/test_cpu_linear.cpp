@@ -1,4 +1,4 @@
-// cpu_linear (models/cpu_linear.h) against torch::nn::functional::linear: values and both
+// cpu_linear (models/cpu/linear.h) against torch::nn::functional::linear: values and both
 // gradients at the model's shapes and at edges (fewer rows than a share, one output, an empty
 // batch), the same result at 1 and 2 threads, and refusals.
 #include <ATen/Parallel.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "models/cpu_linear.h"
+#include "models/cpu/linear.h"
 
 namespace clinfm {
 namespace {
@@ -35,8 +35,8 @@ TEST(CpuLinear, MatchesLibTorch) {
   const struct {
     std::vector<int64_t> x;
     int64_t out;
-  } cases[] = {{{16, 128, 128}, 384}, {{16, 128, 384}, 128}, {{2048, 128}, 2000}, {{3, 5, 7}, 1},
-               {{1, 33}, 65},         {{200, 3}, 9}};
+  } cases[] = {{{16, 128, 128}, 384}, {{16, 128, 384}, 128}, {{2048, 128}, 2000},
+               {{3, 5, 7}, 1},        {{1, 33}, 65},         {{200, 3}, 9}};
   for (const auto& c : cases) {
     torch::manual_seed(c.out);
     const auto x = torch::randn(c.x), w = torch::randn({c.out, c.x.back()});
@@ -44,8 +44,9 @@ TEST(CpuLinear, MatchesLibTorch) {
     ysize.back() = c.out;
     const auto dy = torch::randn(ysize);
     const Pass a = pass(true, x, w, dy), b = pass(false, x, w, dy);
-    std::printf("  x %s, out %lld: y %.2e dx %.2e dw %.2e\n", c10::str(c.x).c_str(), static_cast<long long>(c.out),
-                relative_error(a.y, b.y), relative_error(a.dx, b.dx), relative_error(a.dw, b.dw));
+    std::printf("  x %s, out %lld: y %.2e dx %.2e dw %.2e\n", c10::str(c.x).c_str(),
+                static_cast<long long>(c.out), relative_error(a.y, b.y), relative_error(a.dx, b.dx),
+                relative_error(a.dw, b.dw));
     EXPECT_LT(relative_error(a.y, b.y), 1e-6);
     EXPECT_LT(relative_error(a.dx, b.dx), 1e-6);
     EXPECT_LT(relative_error(a.dw, b.dw), 1e-6);

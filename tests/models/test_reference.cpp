@@ -3,8 +3,9 @@
 // (tests/models/reference_model.py), tensor by tensor, printing the worst difference of each.
 //
 // The test writes the tiny model's initial weights, a fixed batch and the hyperparameters to a
-// temporary folder, runs the script with Debian's /usr/bin/python3 (python3-torch; a missing
-// interpreter or torch is a failure, not a skip), and reads its results back. Exchange format,
+// temporary folder, runs the script with the project's Python (scripts/setup.sh's .venv with
+// torch 2.11: the same version as the LibTorch under test; a missing interpreter or torch is a
+// failure, not a skip), and reads its results back. Exchange format,
 // both ways: one raw little-endian file per tensor plus tensors.json, an index
 // {name: {"dtype": "float32" | "int64", "shape": [...], "file": "..."}}.
 //
@@ -29,7 +30,7 @@
 #include <vector>
 
 #include "common/config/config.h"
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 #include "models/losses.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
@@ -41,7 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
-constexpr char kPython[] = "/usr/bin/python3";
+constexpr char kPython[] = CLINFM_PYTHON;  // the project's venv (scripts/setup.sh)
 constexpr uint64_t kSeed = 1234;
 constexpr int64_t kMaxSteps = 10;
 constexpr double kTokenLossWeight = 1.0;
@@ -102,9 +103,9 @@ ModelDims reference_dims() {
   d.d_model = 32;
   d.d_ff = 64;
   d.dropout = 0.0;
-  // The kernel `model.attention=auto` picks on this build (fused on Debian's LibTorch 1.13);
+  // The kernel `model.attention=auto` picks (LibTorch's scaled_dot_product_attention);
   // tests/models/test_cpu_attention.cpp holds the other kernels to it.
-  d.attention = sdpa_available() ? "sdpa" : fused_attention_available() ? "fused" : "explicit";
+  d.attention = "sdpa";
   return d;
 }
 
@@ -340,13 +341,12 @@ void compute(Shared& s) {
   // The reference.
   if (!fs::exists(kPython))
     throw std::runtime_error(std::string(kPython) +
-                             " not found: the reference test needs Debian's python3 with "
-                             "python3-torch and python3-numpy (apt-get install python3-torch)");
+                             " not found: the reference test needs the project's Python with torch and "
+                             "numpy (run scripts/setup.sh)");
   std::string probe;
   if (run_command(std::string(kPython) + " -c 'import torch, numpy'", probe) != 0)
     throw std::runtime_error(std::string(kPython) +
-                             " cannot import torch and numpy (apt-get install python3-torch "
-                             "python3-numpy):\n" +
+                             " cannot import torch and numpy (run scripts/setup.sh):\n" +
                              probe);
   const fs::path dir = fs::temp_directory_path() / ("clinfm_reference_" + std::to_string(getpid()));
   fs::remove_all(dir);

@@ -9,7 +9,7 @@
 #include "common/config/config.h"
 #include "common/error.h"
 #include "common/fs.h"
-#include "models/cpu_attention.h"
+#include "models/cpu/attention.h"
 #include "models/losses.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
@@ -25,7 +25,7 @@ ModelDims tiny_dims(int64_t vocab = 50) {
   c.d_model = 32;
   c.n_heads = 4;
   c.d_ff = 64;
-  return resolve_model_dims(c, vocab, 6, sdpa_available());
+  return resolve_model_dims(c, vocab, 6);
 }
 
 ModelBatch random_batch(int64_t B, int64_t T, int64_t V, uint64_t seed) {
@@ -62,19 +62,15 @@ TEST(Transformer, PresetSizes) {
   for (const auto& e : expected) {
     ModelConfig c;
     c.preset = e.name;
-    const double m = double(resolve_model_dims(c, 4000, 11, false).parameter_count()) / 1e6;
+    const double m = double(resolve_model_dims(c, 4000, 11).parameter_count()) / 1e6;
     EXPECT_GT(m, e.low) << e.name;
     EXPECT_LT(m, e.high) << e.name;
   }
   ModelConfig bad;
   bad.d_model = 100;
   bad.n_heads = 3;
-  EXPECT_THROW(resolve_model_dims(bad, 4000, 11, false), InputError);
-  ModelConfig sdpa;
-  sdpa.attention = "sdpa";
-  EXPECT_THROW(resolve_model_dims(sdpa, 4000, 11, /*sdpa_available=*/false), InputError);
-  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11, false).attention,
-            fused_attention_available() ? "fused" : "explicit");
+  EXPECT_THROW(resolve_model_dims(bad, 4000, 11), InputError);
+  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11).attention, "sdpa");
 }
 
 TEST(Transformer, IsCausal) {
@@ -167,7 +163,6 @@ TEST(Transformer, SaveAndLoadRebuildsTheSameModel) {
   std::filesystem::remove(path);
 }
 
-#ifdef CLINFM_TORCH_2
 TEST(Transformer, SdpaMatchesExplicitAttention) {
   ModelDims d = tiny_dims();
   d.attention = "explicit";
@@ -179,7 +174,6 @@ TEST(Transformer, SdpaMatchesExplicitAttention) {
   const ModelBatch batch = random_batch(2, 16, d.vocab_size, 4);
   EXPECT_TRUE(torch::allclose(a->forward(batch).logits, b->forward(batch).logits, 1e-5, 1e-5));
 }
-#endif
 
 }  // namespace
 }  // namespace clinfm

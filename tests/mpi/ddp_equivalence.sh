@@ -9,6 +9,8 @@
 # steps); a wrong reduction (a missing bucket, an average instead of a sum) is ~1e-1.
 # usage: ddp_equivalence.sh CLINFM SOURCE_DIR MPIEXEC [MPIEXEC_FLAGS...]
 set -u
+# The project's Python (scripts/setup.sh: .venv with torch, numpy, h5py, scikit-learn); ctest sets it.
+CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 clinfm=$1 src=$2 mpiexec=$3
 shift 3
 work=$(mktemp -d)
@@ -22,7 +24,7 @@ printf 'clinfm ddp equivalence test salt' >"$work/salt"
 "$clinfm" prep --format meds --input "$work/cohort.csv.gz" --output "$work/ds" data.salt_file="$work/salt" \
   data.min_patients_per_code=5 >/dev/null 2>&1 || fail "prep"
 common=(configs/quickstart.yaml data.dataset="$work/ds" data.seq_len=32 model.n_layers=2 train.max_steps=20
-        train.global_batch_size=8 train.micro_batch_size=2 train.eval_every=0 run.threads=1 log.every=10
+        train.global_batch_size=8 train.micro_batch_size=2 train.validation_every=0 run.threads=1 log.every=10
         optim.lr=3e-3 optim.warmup_steps=5 dist.bucket_mb=0.05 dist.checksum_every=5 train.peak_tflops=1)
 cd "$src" || exit 1
 run() {  # run NAME NP [overrides...]
@@ -39,7 +41,7 @@ extra=(dist.zero1=true); run np2_zero1 2 "$@"
 extra=(dist.zero1=true); run np4_zero1 4 "$@"
 grep -h "step .*/20" "$work"/np*.log | head -8
 
-/usr/bin/python3 - "$work" <<'PY' || fail "runs differ"
+$CLINFM_PYTHON - "$work" <<'PY' || fail "runs differ"
 import json, sys, torch
 work = sys.argv[1]
 def losses(name):

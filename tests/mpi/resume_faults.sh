@@ -43,7 +43,7 @@ for damage in flip truncate; do
   newest="$work/$name/checkpoints/step-00000024"
   [ -d "$newest" ] || fail "$name: no step-00000024"
   if [ $damage = flip ]; then
-    /usr/bin/python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(0, 2); n = f.tell() // 2; f.seek(n)
+    $CLINFM_PYTHON -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(0, 2); n = f.tell() // 2; f.seek(n)
 b = f.read(1)[0]; f.seek(n); f.write(bytes([b ^ 0xFF]))' "$newest/model.pt"
   else
     truncate -s 100 "$newest/optimizer-rank-00000.pt"
@@ -70,7 +70,7 @@ grep -q "No space left on device" "$work/enospc.log" || fail "write failure: the
 [ "$(cat "$work/enospc/checkpoints/latest")" = step-00000008 ] || fail "write failure: latest is not step 8"
 [ ! -e "$work/enospc/checkpoints/step-00000012" ] || fail "write failure: a step-12 checkpoint was published"
 ls -a "$work/enospc/checkpoints" | grep -q '^\.tmp' && fail "write failure: a temporary folder was left behind"
-/usr/bin/python3 - "$work/enospc/checkpoints/step-00000008" <<'PY' || fail "write failure: step 8 damaged"
+$CLINFM_PYTHON - "$work/enospc/checkpoints/step-00000008" <<'PY' || fail "write failure: step 8 damaged"
 import hashlib, os, sys
 d = sys.argv[1]
 for line in open(os.path.join(d, "checksums.sha256")):

@@ -2,6 +2,8 @@
 # line and comparisons of finished runs.
 # The caller sets: clinfm src mpiexec mpiflags (array) and calls setup_resume_fixture.
 set -u
+# The project's Python (scripts/setup.sh: .venv with torch, numpy, h5py, scikit-learn); ctest sets it.
+CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 export OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; exit 1; }
 
@@ -15,7 +17,7 @@ setup_resume_fixture() {
   steps=${steps:-24}
   common=(configs/quickstart.yaml data.dataset="$work/ds" data.seq_len=32 model.n_layers=2 model.d_model=64
           model.n_heads=4 model.d_ff=128 train.max_steps=$steps train.global_batch_size=8 train.micro_batch_size=2
-          train.eval_every=0 run.threads=1 log.every=100 optim.lr=3e-3 optim.warmup_steps=4 train.peak_tflops=1
+          train.validation_every=0 run.threads=1 log.every=100 optim.lr=3e-3 optim.warmup_steps=4 train.peak_tflops=1
           checkpoint.every=4 checkpoint.keep_last=2 checkpoint.keep_every=8 dist.checksum_every=4
           data.prefetch_batches=2)
   cd "$src" || exit 1
@@ -63,7 +65,7 @@ rank_pid() {
 
 # same_weights A B: bitwise-identical parameters (the weights files of two runs).
 same_weights() {
-  /usr/bin/python3 - "$work/$1/model.pt" "$work/$2/model.pt" <<'PY'
+  $CLINFM_PYTHON - "$work/$1/model.pt" "$work/$2/model.pt" <<'PY'
 import sys, torch
 a, b = (torch.jit.load(p).state_dict() for p in sys.argv[1:3])
 assert a.keys() == b.keys(), "different parameter names"
@@ -76,7 +78,7 @@ PY
 
 # losses_close REF OTHER TOL: every step's loss of OTHER within TOL relative of REF's.
 losses_close() {
-  /usr/bin/python3 - "$work/$1/metrics.jsonl" "$work/$2/metrics.jsonl" "$3" "$steps" <<'PY'
+  $CLINFM_PYTHON - "$work/$1/metrics.jsonl" "$work/$2/metrics.jsonl" "$3" "$steps" <<'PY'
 import json, sys
 def losses(p):
     out = {}

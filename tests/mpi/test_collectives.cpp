@@ -1,7 +1,8 @@
 // The MPI communicator's collectives under mpirun with 1, 2 and 4 ranks: every reduction and
 // dtype, sizes that do not divide by the world size (and 0), uneven shards, the split path for
 // counts above one MPI call, asynchronous all-reduces (order, results, overlap with the main
-// thread, destruction with work pending) and the errors for wrong arguments.
+// thread, destruction with work pending) and the errors for wrong arguments, with those of
+// the argument checks the NCCL backend shares (tensor_checks.h), which need no GPU.
 // Each rank computes the expected values on its own from the rank formulas, never from another
 // rank's data. `test_collectives --timeout-probe` (2+ ranks) is not a GoogleTest run: rank 0
 // waits on an all-reduce that rank 1 never starts, so the job must end with the timeout message.
@@ -27,6 +28,7 @@
 #include "common/check.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/launch.h"
+#include "trainer/comm/tensor_checks.h"
 
 namespace clinfm {
 namespace {
@@ -444,6 +446,39 @@ TEST_F(Collectives, WrongDeviceDtypeAndShapeAreClearErrors) {
   torch::Tensor after = contribution(7, comm->rank(), 97, torch::kFloat);
   comm->all_reduce(after, ReduceOp::kSum);
   expect_equal(after, contribution_sum(7, comm->size(), 97, torch::kFloat), "all_reduce after errors");
+}
+
+TEST(TensorChecks, NcclRefusesCpuTensorsAndDtypesWithTheMessagesOfMpi) {
+  const torch::Tensor on_cpu = torch::ones({4});
+  expect_error([&] { check_comm_tensor(on_cpu, CommBackend::kNccl, "all_reduce", 0); },
+               {"all_reduce", "NCCL backend communicates CUDA tensors only", "dist.backend=mpi"});
+  expect_error([&] { raise_unsupported_dtype(torch::kDouble, CommBackend::kNccl, "broadcast"); },
+               {"broadcast: dtype Double is not supported by the NCCL backend (float32, bfloat16, int64)"});
+  expect_error(
+      [&] { check_reduce_op(torch::ones({4}, torch::kLong), ReduceOp::kAverage, "all_reduce_async"); },
+      {"all_reduce_async: averaging an int64 tensor"});
+  check_comm_tensor(on_cpu, CommBackend::kMpi, "all_reduce");  // the MPI backend takes it
+}
+
+TEST(TensorChecks, ShardsAreInPlaceOnlyAtTheirOwnOffset) {
+  // 10 elements over 2 ranks: rank 1 owns [5, 10).
+  const torch::Tensor full = torch::zeros({10});
+  const ShardSpan gathered = check_all_gather(full.narrow(0, 5, 5), full, /*rank=*/1, /*size=*/2);
+  EXPECT_EQ(gathered.begin, 5);
+  EXPECT_EQ(gathered.end, 10);
+  EXPECT_TRUE(gathered.in_place);
+  EXPECT_FALSE(check_all_gather(torch::zeros({5}), full, 1, 2).in_place);
+  expect_error([&] { check_all_gather(full.narrow(0, 4, 5), full, 1, 2); },
+               {"all_gather: the input overlaps the output but is not this rank's shard of it"});
+  EXPECT_TRUE(check_reduce_scatter(full, full.narrow(0, 5, 5), ReduceOp::kSum, 1, 2).in_place);
+  EXPECT_FALSE(check_reduce_scatter(full, full.narrow(0, 4, 5), ReduceOp::kSum, 1, 2).in_place);
+  expect_error([&] { check_reduce_scatter(full, torch::zeros({4}), ReduceOp::kSum, 1, 2); },
+               {"reduce_scatter: rank 1 owns elements [5, 10) of 10 (5 elements), but its output has 4"});
+
+  std::vector<size_t> counts, offsets;
+  shard_counts(10, 4, counts, offsets);  // 3, 3, 2, 2
+  EXPECT_EQ(counts, (std::vector<size_t>{3, 3, 2, 2}));
+  EXPECT_EQ(offsets, (std::vector<size_t>{0, 3, 6, 8}));
 }
 
 // Rank 0 waits on an all-reduce the others never start; its wait() must log and end the job.

@@ -53,6 +53,12 @@ class Communicator {
   virtual void sum_scalars(std::vector<double>& values);
 };
 
+#ifdef CLINFM_WITH_CUDA
+// The NCCL backend for CUDA tensors on each rank's current device (nccl_communicator.cpp);
+// rank 0 makes the NCCL id and broadcasts it over MPI.
+std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s);
+#endif
+
 // A world of one: every collective is the identity (trainer/comm/local_communicator.cpp).
 std::unique_ptr<Communicator> make_local_communicator();
 

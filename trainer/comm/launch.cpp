@@ -58,11 +58,66 @@ void abort_job(int exit_code) {
   std::_Exit(exit_code);
 }
 
-int launcher_rank_from_env() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+const std::vector<LauncherVariables>& launcher_variables() {
+  // The launcher closest to the process comes first, because a launcher that starts its ranks
+  // through another leaves the outer one's variables behind: inside a Slurm job, Open MPI's
+  // mpirun and Hydra (MPICH's and Intel MPI's mpiexec) start their daemons with srun, and the
+  // ranks inherit the daemon's SLURM_PROCID (a node index, not a rank). Under srun --mpi=pmix or
+  // --mpi=pmi2 the PMIx / PMI rank is SLURM_PROCID, so reading them first changes nothing there.
+  //
+  // Slurm's size is SLURM_STEP_NUM_TASKS, the task count of the step srun started, not
+  // SLURM_NTASKS: that is the job's --ntasks, which a step need not use in full (`srun -n 2` in
+  // a job of 8 tasks), and the batch script has it too, where a clinfm started without srun is
+  // a world of one.
+  // No local size for Slurm (SLURM_STEP_TASKS_PER_NODE is a compressed list over the nodes,
+  // "2(x3),1") nor a local rank for PMIx (PMIx_Get hands it out, not the environment): MPI's
+  // shared-memory split gives them once MPI is up.
+  static const std::vector<LauncherVariables> launchers = {
+      {Launcher::kOpenMpi, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+       "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {Launcher::kPmix, "PMIX_RANK", "PMIX_SIZE", nullptr, nullptr},
+      {Launcher::kPmi, "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
+      {Launcher::kSlurm, "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", nullptr},
+  };
+  return launchers;
+}
+
+namespace {
+
+// The value of the first launcher's `variable` that is set; -1 when none is.
+int first_launcher_value(const char* LauncherVariables::*variable) {
+  for (const LauncherVariables& launcher : launcher_variables()) {
+    const char* name = launcher.*variable;
+    if (name == nullptr) continue;
     if (const char* value = std::getenv(name)) return std::atoi(value);
   }
   return -1;
+}
+
+bool sets_rank(Launcher launcher) {
+  for (const LauncherVariables& variables : launcher_variables()) {
+    if (variables.launcher == launcher) return std::getenv(variables.rank) != nullptr;
+  }
+  return false;
+}
+
+}  // namespace
+
+int launcher_rank_from_env() { return first_launcher_value(&LauncherVariables::rank); }
+int launcher_size_from_env() { return first_launcher_value(&LauncherVariables::size); }
+int launcher_local_rank_from_env() { return first_launcher_value(&LauncherVariables::local_rank); }
+int launcher_local_size_from_env() { return first_launcher_value(&LauncherVariables::local_size); }
+
+Launcher launcher_from_env() {
+  // Open MPI 4's mpirun names its daemon in every rank, also inside a Slurm job where the ranks
+  // inherit SLURM_PROCID from the srun that started the daemons.
+  if (std::getenv("OMPI_MCA_orte_hnp_uri") || (sets_rank(Launcher::kOpenMpi) && !sets_rank(Launcher::kSlurm)))
+    return Launcher::kOpenMpi;
+  // SLURM_STEP_ID: a task of a job step that srun started, not a shell of the job.
+  if (sets_rank(Launcher::kSlurm) && std::getenv("SLURM_STEP_ID")) return Launcher::kSlurm;
+  if (sets_rank(Launcher::kPmix)) return Launcher::kPmix;
+  if (sets_rank(Launcher::kPmi)) return Launcher::kPmi;
+  return Launcher::kNone;
 }
 
 MpiLibraryInfo mpi_library_info() {

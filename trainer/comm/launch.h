@@ -1,11 +1,14 @@
 // How a clinfm process starts and ends under a launcher (mpirun, srun) or alone.
 // MPI provides the rank, world size and local rank; a process started without a launcher is a
-// world of one. run_guarded() is the single boundary that catches every exception: it logs the
-// error with the rank and ends the whole job (MPI_Abort) so that no rank is left hanging.
+// world of one. Before MPI starts, the same come from the launcher's environment variables,
+// which this file alone knows (one table, launch.cpp). run_guarded() is the single boundary that catches
+// every exception: it logs the error with the rank and ends the whole job (MPI_Abort) so that no rank is left
+// hanging.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace clinfm {
 
@@ -26,9 +29,31 @@ void finalize_distributed();
 // Ends every rank of the job now with `exit_code` (MPI_Abort when MPI is up, exit otherwise).
 [[noreturn]] void abort_job(int exit_code);
 
-// The rank the launcher assigned, read from its environment before MPI starts (OMPI, PMI,
-// PMIx, Slurm); -1 when not started by a known launcher.
+// The launchers whose environment clinfm reads. kPmix and kPmi stand for any launcher that
+// speaks that protocol (srun --mpi=pmix, MPICH's and Intel MPI's mpiexec, ...).
+enum class Launcher { kNone, kOpenMpi, kPmix, kPmi, kSlurm };
+
+// The variables by which a launcher tells each process it starts where it stands; nullptr where
+// the launcher sets none.
+struct LauncherVariables {
+  Launcher launcher;
+  const char* rank;        // this process among all that the launcher started: 0 .. size - 1
+  const char* size;        // how many processes the launcher started
+  const char* local_rank;  // this process among those on its host: 0 .. local_size - 1
+  const char* local_size;  // how many of them run on this host
+};
+
+// Every known launcher, in the order its variables are read (launch.cpp says why this order).
+const std::vector<LauncherVariables>& launcher_variables();
+
+// Read from the launcher's environment, before MPI starts: each from the first launcher of
+// launcher_variables() that sets it; -1 when none does (not started by a known launcher).
 int launcher_rank_from_env();
+int launcher_size_from_env();
+int launcher_local_rank_from_env();  // the GPU a rank uses on a CUDA host
+int launcher_local_size_from_env();
+// Which launcher started this process (for `clinfm doctor`); kNone for a plain process.
+Launcher launcher_from_env();
 
 // The MPI library's first version line (e.g. "Open MPI v4.1.4") and the thread level it
 // provides, for diagnostics (`clinfm doctor`). Needs init_distributed().

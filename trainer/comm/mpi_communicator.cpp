@@ -57,6 +57,7 @@
 #include "common/log.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/launch.h"
+#include "trainer/comm/tensor_checks.h"
 
 namespace clinfm {
 
@@ -95,67 +96,18 @@ void bf16_sum(void* in, void* inout, int* len, MPI_Datatype*) {
     sum[i] = c10::BFloat16(static_cast<float>(addend[i]) + static_cast<float>(sum[i]));
 }
 
-std::string dtype_name(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat:
-      return "float32";
-    case torch::kBFloat16:
-      return "bfloat16";
-    case torch::kLong:
-      return "int64";
-    default:
-      return c10::toString(type);
-  }
-}
-
 // The MPI description of `tensor`'s elements; throws a clear error for anything this backend
 // cannot reduce. `what` names the call and argument for the message.
 MpiElement element_of(const MpiContext& context, const torch::Tensor& tensor, const char* what) {
-  CLINFM_CHECK(tensor.defined(), "{}: the tensor is undefined", what);
-  CLINFM_CHECK(tensor.layout() == torch::kStrided, "{}: only dense tensors can be communicated", what);
-  CLINFM_CHECK(tensor.device().is_cpu(),
-               "{}: the tensor is on {}, but the MPI backend communicates CPU tensors only; "
-               "use dist.backend=nccl (or auto) for CUDA tensors",
-               what, tensor.device().str());
-  CLINFM_CHECK(tensor.is_contiguous(), "{}: the tensor (sizes {}) is not contiguous; pass .contiguous()",
-               what, c10::str(tensor.sizes()));
+  check_comm_tensor(tensor, CommBackend::kMpi, what);
   const torch::ScalarType type = tensor.scalar_type();
   if (type == torch::kFloat) return {MPI_FLOAT, MPI_SUM, 4};
   if (type == torch::kLong) return {MPI_INT64_T, MPI_SUM, 8};
   if (type == torch::kBFloat16) return {MPI_UINT16_T, context.bf16_sum, 2};
-  detail::raise_check(
-      __FILE__, __LINE__,
-      fmt::format("{}: dtype {} is not supported by the MPI backend (float32, bfloat16, int64)", what,
-                  dtype_name(type)),
-      "convert the tensor with .to(torch::kFloat) first");
-}
-
-void check_reduce_op(const torch::Tensor& tensor, ReduceOp op, const char* what) {
-  CLINFM_CHECK(!(op == ReduceOp::kAverage && tensor.scalar_type() == torch::kLong),
-               "{}: averaging an int64 tensor is not defined (the mean of integers is not an integer); "
-               "use ReduceOp::kSum and divide where the rounding is known",
-               what);
+  raise_unsupported_dtype(type, CommBackend::kMpi, what);
 }
 
 char* bytes_of(const torch::Tensor& tensor) { return static_cast<char*>(tensor.data_ptr()); }
-
-bool overlaps(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.numel() == 0 || b.numel() == 0) return false;
-  const char* a_begin = bytes_of(a);
-  const char* b_begin = bytes_of(b);
-  return a_begin < b_begin + b.nbytes() && b_begin < a_begin + a.nbytes();
-}
-
-// Element counts and displacements of every rank's shard, as MPI's v-collectives want them.
-void shard_counts(int64_t total, int size, std::vector<int>& counts, std::vector<int>& displacements) {
-  counts.resize(size);
-  displacements.resize(size);
-  for (int r = 0; r < size; ++r) {
-    const auto [begin, end] = shard_range(total, r, size);
-    counts[r] = static_cast<int>(end - begin);
-    displacements[r] = static_cast<int>(begin);
-  }
-}
 
 void divide_by_world(torch::Tensor& tensor, const MpiContext& context) {
   if (context.size > 1) tensor.div_(context.size);
@@ -462,20 +414,11 @@ class MpiCommunicator final : public Communicator {
   void all_gather(const torch::Tensor& input, torch::Tensor& output) override {
     const MpiElement element = element_of(context_, input, "all_gather input");
     element_of(context_, output, "all_gather output");
-    CLINFM_CHECK(input.scalar_type() == output.scalar_type(), "all_gather: input is {} but output is {}",
-                 dtype_name(input.scalar_type()), dtype_name(output.scalar_type()));
+    // The input may be this rank's shard of the output itself (MPI_IN_PLACE), nothing else of it.
+    const auto [begin, end, in_place] = check_all_gather(input, output, context_.rank, context_.size);
     const int64_t total = output.numel();
-    const auto [begin, end] = shard_range(total, context_.rank, context_.size);
-    CLINFM_CHECK(input.numel() == end - begin,
-                 "all_gather: rank {} owns elements [{}, {}) of {} ({} elements), but its input has {}",
-                 context_.rank, begin, end, total, end - begin, input.numel());
     if (total == 0) return;
     char* out = bytes_of(output);
-    // The input may be this rank's shard of the output itself (MPI_IN_PLACE), but nothing else
-    // of it: MPI forbids a send buffer that overlaps the receive buffer.
-    const bool in_place = input.numel() > 0 && bytes_of(input) == out + begin * element.bytes;
-    CLINFM_CHECK(in_place || !overlaps(input, output),
-                 "all_gather: the input overlaps the output but is not this rank's shard of it");
     if (total <= context_.max_count) {
       std::vector<int> counts, displacements;
       shard_counts(total, context_.size, counts, displacements);
@@ -497,14 +440,8 @@ class MpiCommunicator final : public Communicator {
   void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) override {
     const MpiElement element = element_of(context_, input, "reduce_scatter input");
     element_of(context_, output, "reduce_scatter output");
-    CLINFM_CHECK(input.scalar_type() == output.scalar_type(), "reduce_scatter: input is {} but output is {}",
-                 dtype_name(input.scalar_type()), dtype_name(output.scalar_type()));
-    check_reduce_op(input, op, "reduce_scatter");
+    check_reduce_scatter(input, output, op, context_.rank, context_.size);
     const int64_t total = input.numel();
-    const auto [begin, end] = shard_range(total, context_.rank, context_.size);
-    CLINFM_CHECK(output.numel() == end - begin,
-                 "reduce_scatter: rank {} owns elements [{}, {}) of {} ({} elements), but its output has {}",
-                 context_.rank, begin, end, total, end - begin, output.numel());
     if (total == 0) return;
     torch::NoGradGuard no_grad;
     // MPI's in-place reduce-scatter has another layout; an overlapping output (e.g. this rank's

@@ -28,62 +28,24 @@
 #include "trainer/comm/communicator.h"
 #include "trainer/comm/launch.h"
 #include "trainer/comm/nccl_core.h"
+#include "trainer/comm/tensor_checks.h"
 
 namespace clinfm {
 namespace {
 
-std::string dtype_name(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat:
-      return "float32";
-    case torch::kBFloat16:
-      return "bfloat16";
-    case torch::kLong:
-      return "int64";
-    default:
-      return c10::toString(type);
-  }
-}
-
 // The NCCL type of `tensor`'s elements; throws a clear error for anything this backend cannot
 // communicate. `what` names the call and argument for the message.
 ncclDataType_t nccl_type_of(const torch::Tensor& tensor, int device, const char* what) {
-  CLINFM_CHECK(tensor.defined(), "{}: the tensor is undefined", what);
-  CLINFM_CHECK(tensor.layout() == torch::kStrided, "{}: only dense tensors can be communicated", what);
-  CLINFM_CHECK(tensor.is_cuda(),
-               "{}: the tensor is on {}, but the NCCL backend communicates CUDA tensors only; "
-               "use dist.backend=mpi (or auto) for CPU tensors",
-               what, tensor.device().str());
-  CLINFM_CHECK(tensor.device().index() == device,
-               "{}: the tensor is on {}, but this rank's NCCL communicator is on cuda:{} (its local rank)",
-               what, tensor.device().str(), device);
-  CLINFM_CHECK(tensor.is_contiguous(), "{}: the tensor (sizes {}) is not contiguous; pass .contiguous()",
-               what, c10::str(tensor.sizes()));
+  check_comm_tensor(tensor, CommBackend::kNccl, what, device);
   const torch::ScalarType type = tensor.scalar_type();
   if (type == torch::kFloat) return ncclFloat32;
   if (type == torch::kBFloat16) return ncclBfloat16;
   if (type == torch::kLong) return ncclInt64;
-  detail::raise_check(
-      __FILE__, __LINE__,
-      fmt::format("{}: dtype {} is not supported by the NCCL backend (float32, bfloat16, int64)", what,
-                  dtype_name(type)),
-      "convert the tensor with .to(torch::kFloat) first");
+  raise_unsupported_dtype(type, CommBackend::kNccl, what);
 }
 
-ncclRedOp_t nccl_op_of(const torch::Tensor& tensor, ReduceOp op, const char* what) {
-  CLINFM_CHECK(!(op == ReduceOp::kAverage && tensor.scalar_type() == torch::kLong),
-               "{}: averaging an int64 tensor is not defined (the mean of integers is not an integer); "
-               "use ReduceOp::kSum and divide where the rounding is known",
-               what);
-  return op == ReduceOp::kAverage ? ncclAvg : ncclSum;
-}
-
-bool overlaps(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.numel() == 0 || b.numel() == 0) return false;
-  const char* a_begin = static_cast<const char*>(a.data_ptr());
-  const char* b_begin = static_cast<const char*>(b.data_ptr());
-  return a_begin < b_begin + b.nbytes() && b_begin < a_begin + a.nbytes();
-}
+// The NCCL reduction of `op`, after check_reduce_op.
+ncclRedOp_t nccl_op_of(ReduceOp op) { return op == ReduceOp::kAverage ? ncclAvg : ncclSum; }
 
 // An all_reduce_async in flight: an event recorded on the communication stream after it.
 class NcclWork final : public CommWork {
@@ -131,7 +93,8 @@ class NcclCommunicator final : public Communicator {
 
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
     const ncclDataType_t type = nccl_type_of(tensor, core_->device(), "all_reduce");
-    const ncclRedOp_t nccl_op = nccl_op_of(tensor, op, "all_reduce");
+    check_reduce_op(tensor, op, "all_reduce");
+    const ncclRedOp_t nccl_op = nccl_op_of(op);
     Scope scope(*this);
     core_->all_reduce(tensor.data_ptr(), tensor.numel(), type, nccl_op, core_->stream());
     finish(scope, tensor, "all-reduce", tensor.nbytes());
@@ -139,7 +102,8 @@ class NcclCommunicator final : public Communicator {
 
   std::unique_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override {
     const ncclDataType_t type = nccl_type_of(tensor, core_->device(), "all_reduce_async");
-    const ncclRedOp_t nccl_op = nccl_op_of(tensor, op, "all_reduce_async");
+    check_reduce_op(tensor, op, "all_reduce_async");
+    const ncclRedOp_t nccl_op = nccl_op_of(op);
     Scope scope(*this);
     core_->all_reduce(tensor.data_ptr(), tensor.numel(), type, nccl_op, core_->stream());
     record_on_comm_stream(tensor);
@@ -156,20 +120,9 @@ class NcclCommunicator final : public Communicator {
   void all_gather(const torch::Tensor& input, torch::Tensor& output) override {
     const ncclDataType_t type = nccl_type_of(input, core_->device(), "all_gather input");
     nccl_type_of(output, core_->device(), "all_gather output");
-    CLINFM_CHECK(input.scalar_type() == output.scalar_type(), "all_gather: input is {} but output is {}",
-                 dtype_name(input.scalar_type()), dtype_name(output.scalar_type()));
-    const int64_t total = output.numel();
-    const auto [begin, end] = shard_range(total, rank(), size());
-    CLINFM_CHECK(input.numel() == end - begin,
-                 "all_gather: rank {} owns elements [{}, {}) of {} ({} elements), but its input has {}",
-                 rank(), begin, end, total, end - begin, input.numel());
-    const bool in_place =
-        input.numel() > 0 && static_cast<const char*>(input.data_ptr()) ==
-                                 static_cast<const char*>(output.data_ptr()) + begin * input.element_size();
-    CLINFM_CHECK(in_place || !overlaps(input, output),
-                 "all_gather: the input overlaps the output but is not this rank's shard of it");
+    check_all_gather(input, output, rank(), size());
     std::vector<size_t> counts, offsets;
-    shard_blocks(total, counts, offsets);
+    shard_counts(output.numel(), size(), counts, offsets);
     Scope scope(*this);
     core_->all_gather_v(input.data_ptr(), output.data_ptr(), counts, offsets, type, core_->stream());
     record_on_comm_stream(input);
@@ -179,23 +132,14 @@ class NcclCommunicator final : public Communicator {
   void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) override {
     const ncclDataType_t type = nccl_type_of(input, core_->device(), "reduce_scatter input");
     nccl_type_of(output, core_->device(), "reduce_scatter output");
-    CLINFM_CHECK(input.scalar_type() == output.scalar_type(), "reduce_scatter: input is {} but output is {}",
-                 dtype_name(input.scalar_type()), dtype_name(output.scalar_type()));
-    const ncclRedOp_t nccl_op = nccl_op_of(input, op, "reduce_scatter");
-    const int64_t total = input.numel();
-    const auto [begin, end] = shard_range(total, rank(), size());
-    CLINFM_CHECK(output.numel() == end - begin,
-                 "reduce_scatter: rank {} owns elements [{}, {}) of {} ({} elements), but its output has {}",
-                 rank(), begin, end, total, end - begin, output.numel());
+    const ShardSpan shard = check_reduce_scatter(input, output, op, rank(), size());
+    const ncclRedOp_t nccl_op = nccl_op_of(op);
     // NCCL reduces in place when the output is this rank's block of the input; any other
     // overlap would read values already overwritten.
-    const bool in_place =
-        output.numel() > 0 && static_cast<const char*>(output.data_ptr()) ==
-                                  static_cast<const char*>(input.data_ptr()) + begin * input.element_size();
-    CLINFM_CHECK(in_place || !overlaps(input, output),
+    CLINFM_CHECK(shard.in_place || !overlaps(input, output),
                  "reduce_scatter: the output overlaps the input but is not this rank's shard of it");
     std::vector<size_t> counts, offsets;
-    shard_blocks(total, counts, offsets);
+    shard_counts(input.numel(), size(), counts, offsets);
     Scope scope(*this);
     core_->reduce_scatter_v(input.data_ptr(), output.data_ptr(), counts, offsets, type, nccl_op,
                             core_->stream());
@@ -234,16 +178,6 @@ class NcclCommunicator final : public Communicator {
     record_on_comm_stream(tensor);
     core_->compute_waits_for_comm(scope.compute);
     core_->synchronize(core_->stream(), what, bytes);
-  }
-
-  void shard_blocks(int64_t total, std::vector<size_t>& counts, std::vector<size_t>& offsets) const {
-    counts.resize(size());
-    offsets.resize(size());
-    for (int r = 0; r < size(); ++r) {
-      const auto [begin, end] = shard_range(total, r, size());
-      counts[r] = static_cast<size_t>(end - begin);
-      offsets[r] = static_cast<size_t>(begin);
-    }
   }
 
   std::shared_ptr<NcclCore> core_;  // shared with NcclWork handles that may outlive this
