@@ -29,6 +29,7 @@ struct PrepCommand {
 struct SynthCommand {
   int64_t patients = 1000;
   int64_t seed = 1;
+  int64_t codes = 0;
   std::string out;
 };
 
@@ -64,7 +65,12 @@ int run_synth_command(const SynthCommand& c) {
   options.patients = c.patients;
   options.seed = static_cast<uint64_t>(c.seed);
   options.out = c.out;
-  write_synthetic_cohort(options);  // logs what it wrote
+  options.codes = c.codes;
+  const SynthSummary summary = write_synthetic_cohort(options);  // logs what it wrote
+  if (options.codes > 0) {
+    log_info("synth: {} background events from {} codes ({:.1f} per patient)", summary.background_events,
+             options.codes, double(summary.background_events) / double(summary.patients));
+  }
   return 0;
 }
 
@@ -113,6 +119,10 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
   synth_cmd->add_option("--patients", synth->patients, "Number of patients")
       ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   synth_cmd->add_option("--seed", synth->seed, "Random seed")->check(CLI::NonNegativeNumber);
+  // Range checked by write_synthetic_cohort, whose message says where the limit comes from.
+  synth_cmd->add_option("--codes", synth->codes,
+                        "Extra background diagnosis/procedure/medication codes: Zipf-distributed, "
+                        "ICD-like hierarchy (0: none)");
   synth_cmd->add_option("--out", synth->out, "Output file (.csv or .csv.gz)")->required();
   synth_cmd->callback([action, synth] { *action = [synth] { return run_synth_command(*synth); }; });
 

@@ -3,7 +3,8 @@
 // Blocks have a fixed size, so the bytes never depend on the number of threads. For .gz output
 // each block is compressed on its worker as one gzip member (level 1): compression then runs in
 // parallel, and a file of concatenated members is one valid gzip stream for zlib, gzip and
-// Python. The clinical model is in synth_model.cpp and synth_patient.cpp.
+// Python. The clinical model is in synth_model.cpp and synth_patient.cpp, the background codes
+// in synth_background.cpp.
 #include "data/synth/synth_cohort.h"
 
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,6 +28,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/progress.h"
+#include "data/synth/synth_background.h"
 #include "data/synth/synth_patient.h"
 
 namespace clinfm {
@@ -129,6 +132,14 @@ void validate(const SynthOptions& o) {
   if (o.threads < 0) {
     throw InputError(fmt::format("the number of threads must be 0 (all cores) or more (got {})", o.threads));
   }
+  if (o.codes < 0 || o.codes > synth::kMaxBackgroundCodes) {
+    throw InputError(
+        fmt::format("the number of background codes (--codes) must be between 0 and {} (got {}): "
+                    "three in five are diagnoses, and the synthetic diagnosis names "
+                    "A00.0-Z99.99 number {}",
+                    synth::kMaxBackgroundCodes, o.codes, synth::kDiagnosisNames),
+        "pass e.g. --codes 20000, or 0 for the clinical codes alone");
+  }
   if (o.out.empty()) {
     throw InputError("no output path for the synthetic cohort", "pass --out FILE.csv or --out FILE.csv.gz");
   }
@@ -178,6 +189,10 @@ SynthSummary write_synthetic_cohort(const SynthOptions& options) {
       static_cast<int>(std::min<int64_t>(options.threads > 0 ? options.threads : hardware, blocks));
   const int64_t window = 2 * threads + 2;  // blocks held in memory at most
 
+  // Shared, read-only, by the workers; built before any file is created.
+  std::unique_ptr<const synth::BackgroundCodes> background;
+  if (options.codes > 0) background = std::make_unique<const synth::BackgroundCodes>(options.codes);
+
   SynthSummary summary;
   summary.patients = options.patients;
   summary.out = options.out;
@@ -192,7 +207,7 @@ SynthSummary write_synthetic_cohort(const SynthOptions& options) {
   std::exception_ptr failure;
 
   auto work = [&] {
-    synth::PatientWriter writer;
+    synth::PatientWriter writer(background.get());
     for (;;) {
       int64_t block;
       {
@@ -246,6 +261,7 @@ SynthSummary write_synthetic_cohort(const SynthOptions& options) {
       cohort_file.write(block.cohort);
       truth_file.write(block.truth);
       summary.events += block.counts.events;
+      summary.background_events += block.counts.background_events;
       summary.deaths += block.counts.deaths;
       summary.truth_rows += block.counts.truth_rows;
       progress.update(std::min(options.patients, (b + 1) * kPatientsPerBlock));

@@ -43,12 +43,18 @@
 // (HBA1C %, CREATININE mg/dL, BNP pg/mL, SBP mmHg, BMI kg/m2) depend on the state; drugs
 // (METFORMIN, LISINOPRIL, AMLODIPINE, FUROSEMIDE, TIOTROPIUM, ATORVASTATIN) follow diagnoses.
 //
+// Background codes (options.codes = N > 0, `clinfm synth --codes N`): N extra ICD-10-CM,
+// ICD-10-PCS and ATC-like codes, Zipf-distributed and hierarchical, at every encounter (about
+// 49 rows per patient), so that prep gives a vocabulary of a real hospital's size. They are
+// independent of the clinical model and drawn on their own stream: with or without them the
+// clinical rows and the truth file are the same bytes. See synth_background.h.
+//
 // Output. Per patient (subject_id 1..N): MEDS_BIRTH at birth, GENDER//F or GENDER//M with an
 // empty time, then timed rows sorted by time ("YYYY-MM-DD HH:MM:SS"), MEDS_DEATH last when the
 // patient dies before the end of follow-up. text_value is always empty. A path ending in .gz
 // is written as gzip (level 1, one gzip member per block of patients, which every gzip reader
 // reads as one stream). Both files are written to temporary files and renamed at the end.
-// The same (patients, seed) gives byte-identical files whatever the number of threads.
+// The same (patients, seed, codes) gives byte-identical files whatever the number of threads.
 #pragma once
 
 #include <cstdint>
@@ -59,12 +65,14 @@ namespace clinfm {
 struct SynthOptions {
   int64_t patients = 1000;
   uint64_t seed = 1;
-  std::string out;  // .csv, or .csv.gz for gzip
-  int threads = 0;  // 0 = hardware threads
+  std::string out;    // .csv, or .csv.gz for gzip
+  int threads = 0;    // 0 = hardware threads
+  int64_t codes = 0;  // background codes; 0: none (0 <= codes <= synth::kMaxBackgroundCodes)
 };
 
 struct SynthSummary {
   int64_t patients = 0, events = 0, deaths = 0, truth_rows = 0;  // events: CSV rows, header excluded
+  int64_t background_events = 0;                                 // of the events, background codes
   std::string out, truth_path;
 };
 

@@ -2,7 +2,8 @@
 // visits, each followed by one interval with constant hazards in which death, new diagnoses
 // and hospital stays happen. Rows are collected, sorted by time and formatted as MEDS CSV; the
 // truth rows are written at the visits they belong to. See synth_cohort.h for why the truth is
-// exact. What counts as a disease and how likely it is lives in synth_model.cpp.
+// exact. What counts as a disease and how likely it is lives in synth_model.cpp; background
+// codes (synth_background.h) are added to the finished timeline at its encounters.
 #include "data/synth/synth_patient.h"
 
 #include <fmt/format.h>
@@ -10,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <string_view>
 
+#include "data/synth/synth_background.h"
 #include "data/synth/synth_model.h"
 #include "data/synth/synth_random.h"
 #include "data/timestamp.h"
@@ -278,6 +281,26 @@ class Simulation {
   std::vector<Stay> candidates_, stays_;
 };
 
+// Background codes at every encounter, on the patient's own background stream: the clinical
+// rows are the same with or without them. Their emission order comes after every clinical row,
+// so they sort after the encounter's own rows at the same minute (a visit still begins with
+// ENCOUNTER//OUTPATIENT). Encounters after the end of follow-up are censored with their codes.
+void add_background_rows(const BackgroundCodes& background, Random& random,
+                         std::vector<PatientWriter::Row>& rows) {
+  const size_t clinical_rows = rows.size();
+  uint32_t order = static_cast<uint32_t>(clinical_rows);
+  for (size_t i = 0; i < clinical_rows; ++i) {
+    const std::string_view code = rows[i].code;
+    const double mean = code == "ENCOUNTER//OUTPATIENT"              ? kBackgroundPerOutpatientVisit
+                        : code.rfind("HOSPITAL_ADMISSION//", 0) == 0 ? kBackgroundPerAdmission
+                                                                     : 0.0;
+    if (mean == 0.0) continue;
+    const int64_t time = rows[i].time;
+    for (int count = poisson(mean, random); count > 0; --count)
+      rows.push_back({time, order++, -1, background.draw(random), 0.0});
+  }
+}
+
 void append_row(std::string& out, int64_t subject_id, const PatientWriter::Row& row) {
   fmt::format_to(std::back_inserter(out), "{},", subject_id);
   append_timestamp(out, row.time);
@@ -378,6 +401,11 @@ void PatientWriter::write(uint64_t seed, int64_t subject_id, std::string& cohort
     if (sim.interval(h, visit, next) != kNoOnset) break;
     visit = next;
   }
+  const size_t clinical_rows = rows_.size();
+  if (background_ != nullptr) {
+    Random background_random(seed, static_cast<uint64_t>(subject_id), 2);
+    add_background_rows(*background_, background_random, rows_);
+  }
 
   std::sort(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) {
     return a.time != b.time ? a.time < b.time : a.order < b.order;
@@ -391,6 +419,7 @@ void PatientWriter::write(uint64_t seed, int64_t subject_id, std::string& cohort
     if (row.time >= kFollowUpEnd) break;  // censored at the end of follow-up
     append_row(cohort_csv, subject_id, row);
     counts.events += 1;
+    if (row.order >= clinical_rows) counts.background_events += 1;
     if (row.code == kDeathCode) counts.deaths += 1;
   }
 }

@@ -1,21 +1,31 @@
 // The synthetic cohort generator: options and file naming, byte-for-byte determinism, the MEDS
-// layout of every timeline, clinical plausibility (labs, drugs, incidence by age) and the
-// calibration of the truth file against the outcomes the generator drew.
+// layout of every timeline, clinical plausibility (labs, drugs, incidence by age), the
+// calibration of the truth file against the outcomes the generator drew, and the background
+// codes of `--codes N` (long tail, hierarchy through prep's suppression, clinical rows intact).
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/error.h"
+#include "data/deid.h"
+#include "data/synth/synth_background.h"
 #include "data/synth/synth_cohort.h"
 #include "data/timestamp.h"
+#include "data/vocab.h"
 #include "prep_fixture.h"
 
 namespace clinfm {
@@ -402,6 +412,257 @@ TEST_F(SynthCohort, TruthIsCalibratedAgainstTheDrawnOutcomes) {
         << outcome << ": observed " << t.observed << " predicted " << t.predicted << " over " << t.n
         << " rows";
   }
+}
+
+// ---- Background codes (`clinfm synth --codes N`) ----
+
+bool is_background(std::string_view code) {
+  return code.rfind("ICD10CM//", 0) == 0 || code.rfind("ICD10PCS//", 0) == 0 || code.rfind("ATC//", 0) == 0;
+}
+
+bool is_root(std::string_view code) { return code == "ICD10CM" || code == "ICD10PCS" || code == "ATC"; }
+
+// The cohort's CSV without its background rows.
+std::string without_background(const std::string& text) {
+  std::string kept;
+  for (size_t start = 0, end; start < text.size(); start = end + 1) {
+    end = text.find('\n', start);
+    const std::string_view line = std::string_view(text).substr(start, end - start);
+    const size_t code_start = line.find(',', line.find(',') + 1) + 1;
+    if (!is_background(line.substr(code_start))) kept.append(line).append("\n");
+  }
+  return kept;
+}
+
+// Ancestors by prep's rule, nearest first, ending with the root.
+std::vector<std::string> ancestors_of(const std::string& code) {
+  std::vector<std::string> chain;
+  for (auto parent = parent_code(code); parent; parent = parent_code(*parent)) chain.push_back(*parent);
+  return chain;
+}
+
+// The category of a background code: the ancestor just below its root.
+std::string category_of(const std::string& code) {
+  const std::vector<std::string> chain = ancestors_of(code);
+  return chain.size() >= 2 ? chain[chain.size() - 2] : std::string();
+}
+
+// Pinned bytes of the default cohort as it was before background codes existed: the default
+// must never change. If a deliberate change to the clinical model moves them, update the pin
+// in the same change and say so. (The bytes depend on libm's log, exp and pow; glibc's are
+// the reference.)
+TEST(SynthDeterminism, DefaultCohortKeepsItsPinnedBytes) {
+  TempDir dir;
+  SynthOptions o;
+  o.patients = 2500;
+  o.seed = 3;
+  o.threads = 2;
+  o.out = dir / "pin.csv";
+  const SynthSummary summary = write_synthetic_cohort(o);
+  EXPECT_EQ(summary.background_events, 0);
+  const std::string cohort = read_file(o.out), truth = read_file(summary.truth_path);
+  auto crc = [](const std::string& bytes) {
+    return crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size()));
+  };
+  EXPECT_EQ(cohort.size(), 9942958u);
+  EXPECT_EQ(crc(cohort), 0xcee38c57u);
+  EXPECT_EQ(truth.size(), 1189824u);
+  EXPECT_EQ(crc(truth), 0xe484bd6du);
+}
+
+TEST(SynthDeterminism, BackgroundCodesAreSeededAndLeaveTheClinicalRowsAlone) {
+  TempDir dir;
+  auto run = [&](const std::string& name, uint64_t seed, int threads, int64_t codes) {
+    SynthOptions o;
+    o.patients = 2500;  // three blocks, the last one partial
+    o.seed = seed;
+    o.threads = threads;
+    o.codes = codes;
+    o.out = dir / name;
+    const SynthSummary summary = write_synthetic_cohort(o);
+    return std::make_tuple(read_file(o.out), read_file(summary.truth_path), summary);
+  };
+  const auto [clinical, clinical_truth, clinical_summary] = run("clinical.csv", 3, 2, 0);
+  const auto [one, one_truth, one_summary] = run("one.csv", 3, 1, 5000);
+  const auto [three, three_truth, three_summary] = run("three.csv", 3, 3, 5000);
+  const auto [other, other_truth, other_summary] = run("other.csv", 4, 2, 5000);
+  EXPECT_EQ(one, three);
+  EXPECT_NE(one, other);
+  // With the background rows taken out, the same bytes as without them; the same truth.
+  EXPECT_EQ(without_background(one), clinical);
+  EXPECT_EQ(one_truth, clinical_truth);
+  EXPECT_EQ(one_summary.events - one_summary.background_events, clinical_summary.events);
+  EXPECT_EQ(one_summary.truth_rows, clinical_summary.truth_rows);
+  EXPECT_GT(one_summary.background_events, 30 * 2500);
+}
+
+TEST(SynthOptions, BackgroundCodeCountOutsideItsRangeIsAnInputErrorSayingWhy) {
+  TempDir dir;
+  auto message_of = [&](int64_t codes) -> std::string {
+    SynthOptions o;
+    o.patients = 10;
+    o.codes = codes;
+    o.out = dir / "c.csv";
+    try {
+      write_synthetic_cohort(o);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  for (const int64_t codes : {int64_t{-1}, synth::kMaxBackgroundCodes + 1}) {
+    const std::string message = message_of(codes);
+    EXPECT_NE(message.find("--codes"), std::string::npos) << message;
+    EXPECT_NE(message.find("between 0 and 476666"), std::string::npos) << message;
+    EXPECT_NE(message.find("diagnosis names"), std::string::npos) << message;  // where the limit comes from
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  EXPECT_EQ(message_of(synth::kMaxBackgroundCodes), "no error");
+}
+
+TEST(SynthBackgroundNames, FormAnIcdLikeHierarchyWithinTheNameSpace) {
+  for (const int64_t codes :
+       {int64_t{1}, int64_t{7}, int64_t{3000}, int64_t{20000}, synth::kMaxBackgroundCodes}) {
+    std::unordered_set<std::string> names;
+    std::map<std::string, int64_t> first_rank_of_category;
+    int64_t diagnoses = 0, procedures = 0, medications = 0;
+    for (int64_t rank = 0; rank < codes; ++rank) names.insert(synth::background_code_name(rank, codes));
+    ASSERT_EQ(static_cast<int64_t>(names.size()), codes) << "names are not unique for N = " << codes;
+    for (int64_t rank = 0; rank < codes; ++rank) {
+      const std::string name = synth::background_code_name(rank, codes);
+      const std::vector<std::string> chain = ancestors_of(name);
+      ASSERT_GE(chain.size(), 2u) << name;
+      ASSERT_TRUE(is_root(chain.back())) << name;
+      const std::string category = category_of(name);
+      first_rank_of_category.emplace(category, rank);
+      if (chain.back() == "ICD10CM") {
+        ++diagnoses;
+        // ICD10CM//A00: a chapter letter and two digits; A00.37's parent A00.3 is a code too.
+        ASSERT_EQ(category.size(), 12u) << name;
+        ASSERT_TRUE(std::isupper(category[9]) && std::isdigit(category[10]) && std::isdigit(category[11]))
+            << name;
+        for (size_t i = 0; i + 2 < chain.size(); ++i)
+          ASSERT_EQ(names.count(chain[i]), 1u) << name << " " << chain[i];
+      } else if (chain.back() == "ICD10PCS") {
+        ++procedures;
+        ASSERT_EQ(name.size(), 17u) << name;      // ICD10PCS// + 7 characters
+        ASSERT_EQ(category.size(), 13u) << name;  // ICD10PCS// + 3 characters
+      } else {
+        ++medications;
+        ASSERT_EQ(chain.size(), 2u) << name;  // ATC//N02B//N02BE01 -> ATC//N02B -> ATC
+        ASSERT_EQ(name.substr(category.size() + 2, 4), category.substr(5)) << name;
+      }
+    }
+    EXPECT_EQ(diagnoses, 3 * (codes / 5) + std::min<int64_t>(codes % 5, 3)) << codes;
+    EXPECT_EQ(procedures + medications, codes - diagnoses) << codes;
+    // Every category's most common code is in the top quarter of the ranks (plus one turn of
+    // five): a rare code's category is frequent whenever the common codes are.
+    for (const auto& [category, rank] : first_rank_of_category)
+      EXPECT_LT(rank, codes / 4 + 5) << category << " for N = " << codes;
+  }
+}
+
+// One cohort with background codes and its prepared data set (default k of 10), shared by the
+// tests that read them.
+class SynthBackground : public ::testing::Test {
+ protected:
+  static constexpr int64_t kPatients = 3000;
+  static constexpr int64_t kCodes = 3000;
+
+  static void SetUpTestSuite() {
+    dir_ =
+        new fs::path(fs::temp_directory_path() / ("clinfm-synth-background-" + std::to_string(::getpid())));
+    fs::create_directories(*dir_);
+    SynthOptions options;
+    options.patients = kPatients;
+    options.seed = 7;
+    options.threads = 2;
+    options.codes = kCodes;
+    options.out = (*dir_ / "cohort.csv").string();
+    summary_ = new SynthSummary(write_synthetic_cohort(options));
+    events_ = new std::map<std::string, int64_t>;
+    patients_ = new std::map<std::string, int64_t>;
+    std::set<std::pair<int64_t, std::string>> seen;
+    for_each_row(read_file(options.out), [&](const std::vector<std::string_view>& f) {
+      const std::string code(f[2]);
+      if (!is_background(code)) return;
+      (*events_)[code] += 1;
+      if (seen.emplace(std::stoll(std::string(f[0])), code).second) (*patients_)[code] += 1;
+    });
+    PrepOptions prep = testing::meds_prep(options.out, (*dir_ / "ds").string(), (*dir_ / "salt").string());
+    prep.data.min_patients_per_code = DataConfig{}.min_patients_per_code;
+    prep.data.split_tuning = DataConfig{}.split_tuning;
+    prep.data.split_held_out = DataConfig{}.split_held_out;
+    run_prep(prep);
+    const std::string vocab_path = (*dir_ / "ds/vocab.json").string();
+    vocab_ = new Vocabulary(Vocabulary::from_json(nlohmann::json::parse(read_file(vocab_path)), vocab_path));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete summary_;
+    delete events_;
+    delete patients_;
+    delete vocab_;
+  }
+
+  inline static fs::path* dir_ = nullptr;
+  inline static SynthSummary* summary_ = nullptr;
+  inline static std::map<std::string, int64_t>* events_ = nullptr;    // background code -> rows
+  inline static std::map<std::string, int64_t>* patients_ = nullptr;  // background code -> patients
+  inline static Vocabulary* vocab_ = nullptr;
+};
+
+TEST_F(SynthBackground, FrequenciesFollowALongTail) {
+  const double per_patient = static_cast<double>(summary_->background_events) / kPatients;
+  EXPECT_GT(per_patient, 35);
+  EXPECT_LT(per_patient, 65);
+  std::vector<int64_t> by_rank(kCodes, 0);
+  for (int64_t rank = 0; rank < kCodes; ++rank) {
+    const auto it = events_->find(synth::background_code_name(rank, kCodes));
+    by_rank[static_cast<size_t>(rank)] = it == events_->end() ? 0 : it->second;
+  }
+  std::vector<int64_t> sorted = by_rank;
+  std::sort(sorted.begin(), sorted.end());
+  const int64_t median = sorted[sorted.size() / 2];
+  // Zipf with s = 1, k = 20: top / median = (1500 + 20) / 21 = 72 in expectation.
+  EXPECT_EQ(by_rank[0], sorted.back());
+  EXPECT_GT(by_rank[0], 40 * median) << "top " << by_rank[0] << " median " << median;
+  EXPECT_GT(patients_->at(synth::background_code_name(0, kCodes)), kPatients / 5);  // a very common code
+  EXPECT_GE(median, 5);
+  // Frequency falls with rank: ten ranks at the head, the middle and the tail.
+  auto events_of_ranks = [&](int64_t from) {
+    int64_t total = 0;
+    for (int64_t rank = from; rank < from + 10; ++rank) total += by_rank[static_cast<size_t>(rank)];
+    return total;
+  };
+  EXPECT_GT(events_of_ranks(0), 5 * events_of_ranks(300));
+  EXPECT_GT(events_of_ranks(300), 3 * events_of_ranks(kCodes - 10));
+}
+
+TEST_F(SynthBackground, SuppressedCodesFallBackToTheirCategoryAfterPrep) {
+  int64_t kept = 0, suppressed = 0;
+  std::set<std::string> parent_tokens;
+  for (const auto& [code, events] : *events_) {
+    const int32_t token = vocab_->map_code(code);
+    ASSERT_NE(token, kUnkToken) << code;
+    const std::string& token_code = vocab_->token(token).code;
+    if (token_code == code) {
+      ++kept;
+      continue;
+    }
+    ++suppressed;
+    const std::vector<std::string> chain = ancestors_of(code);
+    ASSERT_NE(std::find(chain.begin(), chain.end(), token_code), chain.end())
+        << code << " maps to " << token_code << ", not an ancestor";
+    ASSERT_FALSE(is_root(token_code)) << code << " fell back past its category " << category_of(code);
+    if (vocab_->token(token).origin == "parent") parent_tokens.insert(token_code);
+  }
+  EXPECT_EQ(static_cast<int64_t>(events_->size()), kCodes);  // every code was drawn at least once
+  EXPECT_GT(suppressed, kCodes / 20);                        // the tail is there to suppress
+  EXPECT_GT(kept, kCodes / 2);
+  EXPECT_GT(parent_tokens.size(), 100u);
+  EXPECT_GT(vocab_->size(), kCodes * 8 / 10);
 }
 
 }  // namespace
