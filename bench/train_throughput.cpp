@@ -1,7 +1,10 @@
-// Training throughput of clinfm's model and optimizer on CPU: one process, fixed random batches
-// (so data loading is not measured), forward + backward + clip + AdamW per step, timed after
-// warm-up steps. Prints one line of JSON for bench/train_bench.sh.
+// Training throughput of clinfm's model and optimizer: one process, fixed random batches (so data
+// loading is not measured), forward + backward + clip + AdamW per step, timed after warm-up
+// steps. Prints one line of JSON for bench/train_bench.sh (CPU) and scripts/gpu/device_check.sh.
 //   train_throughput --preset tiny --batch 16 --seq 128 --steps 20 --warmup 3 --threads 2 --vocab 2000
+//   train_throughput --preset base --batch 16 --seq 1024 --device cuda --precision bf16
+// On CUDA: the fused AdamW, bf16 autocast when asked, and MFU against the GPU's measured matmul
+// peak in that precision (trainer/metrics.h); each step ends with loss.item(), a synchronisation.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -17,11 +20,12 @@
 #include "models/model_dims.h"
 #include "models/runtime.h"
 #include "models/transformer.h"
+#include "trainer/device.h"
 #include "trainer/metrics.h"
 #include "trainer/optim.h"
 
 int main(int argc, char** argv) {
-  std::string preset = "tiny";
+  std::string preset = "tiny", device_name = "cpu", precision = "fp32";
   int64_t batch = 16, seq = 128, steps = 20, warmup = 3, threads = 2, vocab = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -40,6 +44,10 @@ int main(int argc, char** argv) {
       threads = std::atoll(value);
     else if (flag == "--vocab")
       vocab = std::atoll(value);
+    else if (flag == "--device")
+      device_name = value;
+    else if (flag == "--precision")
+      precision = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -50,8 +58,21 @@ int main(int argc, char** argv) {
   clinfm::ModelConfig mc;
   mc.preset = preset;
   const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11);
+  if ((device_name != "cpu" && device_name != "cuda") || (precision != "fp32" && precision != "bf16") ||
+      (precision == "bf16" && device_name == "cpu")) {
+    std::fprintf(stderr, "--device cpu|cuda, --precision fp32|bf16 (bf16 on cuda only)\n");
+    return 2;
+  }
+  if (device_name == "cuda" && !torch::cuda::is_available()) {
+    std::fprintf(stderr, "--device cuda: no CUDA device is visible to this process\n");
+    return 2;
+  }
+  const torch::Device device =
+      device_name == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  clinfm::use_device(device, /*tf32=*/true);
   clinfm::ClinicalTransformer model(dims);
   model->reset_parameters(1);
+  model->to(device);
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (const auto& p : model->named_parameters()) named.emplace_back(p.key(), p.value());
   clinfm::OptimConfig oc;
@@ -67,13 +88,19 @@ int main(int argc, char** argv) {
   b.targets = torch::randint(2, vocab, {batch, seq}, torch::kInt64);
   b.target_dt = torch::rand({batch, seq});
   b.loss_mask = torch::ones({batch, seq});
+  for (torch::Tensor* tensor : {&b.tokens, &b.value_bins, &b.ages, &b.targets, &b.target_dt, &b.loss_mask})
+    *tensor = tensor->to(device);
 
   double loss_value = 0, timed = 0;
   std::vector<double> step_seconds;
   for (int64_t s = 0; s < warmup + steps; ++s) {
     const auto start = std::chrono::steady_clock::now();
     optimizer.zero_grad();
-    const auto sums = clinfm::loss_sums(model->forward(b), b);
+    clinfm::LossSums sums;
+    {
+      const clinfm::AutocastScope autocast(precision == "bf16");
+      sums = clinfm::loss_sums(model->forward(b), b);
+    }
     const auto loss = (sums.token_nll + sums.time_nll) / sums.targets;
     loss.backward();
     clinfm::clip_grad_norm(params, 1.0);
@@ -89,15 +116,17 @@ int main(int argc, char** argv) {
   std::sort(step_seconds.begin(), step_seconds.end());
   const double median_step = step_seconds[step_seconds.size() / 2];
   const double tokens_per_s = double(batch * seq * steps) / timed;
-  const double peak = clinfm::measure_matmul_flops();
+  const double peak = clinfm::measure_device_matmul_flops(device, precision == "bf16");
   const double mfu = dims.training_flops_per_token(seq) * tokens_per_s / peak;
   std::printf(
-      "{\"impl\": \"clinfm\", \"preset\": \"%s\", \"parameters\": %lld, \"batch\": %lld, \"seq\": %lld, "
+      "{\"impl\": \"clinfm\", \"device\": \"%s\", \"precision\": \"%s\", \"preset\": \"%s\", \"parameters\": "
+      "%lld, \"batch\": %lld, \"seq\": %lld, "
       "\"threads\": %lld, \"steps\": %lld, \"tokens_per_s\": %.1f, \"tokens_per_s_median\": %.1f, \"mfu\": "
       "%.4f, \"peak_gflops\": %.1f, "
       "\"final_loss\": %.5f}\n",
-      preset.c_str(), static_cast<long long>(dims.parameter_count()), static_cast<long long>(batch),
-      static_cast<long long>(seq), static_cast<long long>(threads), static_cast<long long>(steps),
-      tokens_per_s, double(batch * seq) / median_step, mfu, peak / 1e9, loss_value);
+      device_name.c_str(), precision.c_str(), preset.c_str(), static_cast<long long>(dims.parameter_count()),
+      static_cast<long long>(batch), static_cast<long long>(seq), static_cast<long long>(threads),
+      static_cast<long long>(steps), tokens_per_s, double(batch * seq) / median_step, mfu, peak / 1e9,
+      loss_value);
   return 0;
 }

@@ -3,6 +3,7 @@
 // unique prediction-time window; score each task (probe, zero-shot, count baseline). Writing
 // the files is app/cmd_eval.cpp's (results.h: write_outputs). Patients are read once per split
 // and shared by all tasks; a window needed by several tasks is run through the model once.
+// About 420 lines: the stages share the per-split structs (SplitData) defined here.
 #include "eval/runner.h"
 
 #include <fmt/format.h>

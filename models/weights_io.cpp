@@ -27,10 +27,14 @@ ModuleSnapshot snapshot_module(const torch::nn::Module& module) {
   ModuleSnapshot s;
   for (const auto& p : module.named_parameters(/*recurse=*/false))
     // requires_grad is kept: the archive records it, and the bytes match Module::save's.
-    s.parameters.emplace_back(p.key(),
-                              p.value().detach().clone().set_requires_grad(p.value().requires_grad()));
+    // Host copies: a checkpoint written on a GPU loads on a CPU and the writer thread never
+    // touches device memory.
+    s.parameters.emplace_back(p.key(), p.value()
+                                           .detach()
+                                           .to(torch::kCPU, false, /*copy=*/true)
+                                           .set_requires_grad(p.value().requires_grad()));
   for (const auto& b : module.named_buffers(/*recurse=*/false))
-    s.buffers.emplace_back(b.key(), b.value().detach().clone());
+    s.buffers.emplace_back(b.key(), b.value().detach().to(torch::kCPU, false, /*copy=*/true));
   for (const auto& child : module.named_children())
     s.children.emplace_back(child.key(), snapshot_module(*child.value()));
   return s;

@@ -32,6 +32,26 @@ double measure_matmul_flops(int64_t n, double seconds) {
   return best;
 }
 
+double measure_device_matmul_flops(const torch::Device& device, bool bf16, double seconds) {
+  if (!device.is_cuda()) return measure_matmul_flops(1024, seconds);
+  torch::NoGradGuard no_grad;
+  const int64_t n = 8192, batch = 10;
+  const auto options = torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+  const auto a = torch::full({n, n}, 0.5, options), b = torch::full({n, n}, 0.25, options);
+  auto c = torch::mm(a, b);  // warm-up: cuBLAS handle and heuristics
+  torch::cuda::synchronize(device.index());
+  double best = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < batch; ++i) c = torch::mm(a, b);
+    torch::cuda::synchronize(device.index());
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, double(batch) * 2.0 * double(n) * double(n) * double(n) / elapsed);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return best;
+}
+
 PeakFlops::PeakFlops(double configured_tflops, int ranks, std::function<double()> probe)
     : probe_(std::move(probe)), ranks_(std::max(1, ranks)), configured_(configured_tflops > 0) {
   if (configured_) {
@@ -44,8 +64,9 @@ PeakFlops::PeakFlops(double configured_tflops, int ranks, std::function<double()
 
 std::string PeakFlops::describe() const {
   if (configured_) return fmt::format("{:.1f} GFLOP/s in all (train.peak_tflops)", peak_ / 1e9);
-  return fmt::format("{:.1f} GFLOP/s per rank x {} (best of 3 fp32 matmul probes{})", peak_ / ranks_ / 1e9,
-                     ranks_, raises_ ? fmt::format(", raised {} times by faster steps", raises_) : "");
+  return fmt::format(
+      "{:.1f} GFLOP/s per rank x {} (best of 3 matmul probes on this device, in the run's precision{})",
+      peak_ / ranks_ / 1e9, ranks_, raises_ ? fmt::format(", raised {} times by faster steps", raises_) : "");
 }
 
 double PeakFlops::mfu(double flops, int64_t step) {
@@ -58,9 +79,10 @@ double PeakFlops::mfu(double flops, int64_t step) {
   }
   peak_ = std::max(peak_, flops);
   ++raises_;
-  log_info("step {}: {:.1f} GFLOP/s is above the measured peak {:.1f} GFLOP/s (a probe taken while the machine "
-           "was busy): peak now {:.1f} GFLOP/s; set train.peak_tflops for a fixed one",
-           step, flops / 1e9, before / 1e9, peak_ / 1e9);
+  log_info(
+      "step {}: {:.1f} GFLOP/s is above the measured peak {:.1f} GFLOP/s (a probe taken while the machine "
+      "was busy): peak now {:.1f} GFLOP/s; set train.peak_tflops for a fixed one",
+      step, flops / 1e9, before / 1e9, peak_ / 1e9);
   return flops / peak_;
 }
 

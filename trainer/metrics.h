@@ -13,6 +13,11 @@ namespace clinfm {
 // FLOP/s of a square fp32 matmul of size n with the current LibTorch threads, best of a few.
 double measure_matmul_flops(int64_t n = 1024, double seconds = 0.5);
 
+// This device's matmul peak for a run's precision: the CPU probe above; on CUDA the rate of
+// 8192^2 matmuls in bfloat16 (bf16 runs) or float32 (TF32 when `tf32`), timed with a device
+// synchronisation around a batch of them.
+double measure_device_matmul_flops(const torch::Device& device, bool bf16, double seconds = 0.5);
+
 // The peak FLOP/s that MFU divides by, for all ranks together. Configured (train.peak_tflops),
 // or measured: the best of several matmul probes on each rank, times the ranks. A probe taken
 // while another process held a core reads low, and a step would then report an MFU above 100%:

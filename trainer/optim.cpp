@@ -13,7 +13,7 @@ bool applies_weight_decay(const std::string& name, const torch::Tensor& param, c
 }
 
 AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params,
-             const OptimConfig& config)
+             const OptimConfig& config, AdamWKernel kernel)
     : config_(config) {
   for (const auto& [name, p] : named_params) {
     if (!p.requires_grad()) continue;
@@ -25,9 +25,12 @@ AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_par
     entry.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
     params_.push_back(std::move(entry));
   }
+  const bool on_cuda = !params_.empty() && params_.front().param.is_cuda();
+  fused_ = kernel == AdamWKernel::kFused || (kernel == AdamWKernel::kAuto && on_cuda);
 }
 
 void AdamW::step(double lr) {
+  if (fused_) return fused_step(lr);
   torch::NoGradGuard no_grad;
   ++steps_;
   const double beta1 = config_.beta1, beta2 = config_.beta2;
@@ -43,6 +46,31 @@ void AdamW::step(double lr) {
     p.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
     const auto denom = (p.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(config_.eps);
     p.param.addcdiv_(p.exp_avg, denom, -step_size);
+  }
+}
+
+// Two calls of ATen's fused kernel, one per weight-decay group. The kernel reads the step count
+// from a float tensor on the parameters' device (torch.optim.AdamW(fused=True) keeps one per
+// parameter; all of ours agree, so one tensor serves the list).
+void AdamW::fused_step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  for (const bool decay : {true, false}) {
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (auto& p : params_) {
+      if (p.decay != decay || !p.param.grad().defined()) continue;
+      params.push_back(p.param);
+      grads.push_back(p.param.grad());
+      exp_avgs.push_back(p.exp_avg);
+      exp_avg_sqs.push_back(p.exp_avg_sq);
+    }
+    if (params.empty()) continue;
+    const torch::Tensor step =
+        torch::full({}, double(steps_), params.front().options().dtype(torch::kFloat32));
+    steps.assign(params.size(), step);
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
+                      config_.beta2, decay ? config_.weight_decay : 0.0, config_.eps, /*amsgrad=*/false,
+                      /*maximize=*/false);
   }
 }
 

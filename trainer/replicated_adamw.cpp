@@ -25,7 +25,8 @@ std::unique_ptr<Optimizer> make_optimizer(const NamedParameters& named_params, c
   return std::make_unique<ReplicatedAdamW>(named_params, config, comm);
 }
 
-ReplicatedAdamW::ReplicatedAdamW(const NamedParameters& named_params, const Config& config, Communicator& comm)
+ReplicatedAdamW::ReplicatedAdamW(const NamedParameters& named_params, const Config& config,
+                                 Communicator& comm)
     : adamw_(named_params, config.optim) {
   for (const auto& entry : adamw_.params()) params_.push_back(entry.param);
   describe_optimizer_vector(named_params, &layout_);
@@ -58,8 +59,8 @@ OptimizerRange ReplicatedAdamW::state() const {
   range.begin = 0;
   range.end = layout_.total;
   range.updates = adamw_.steps();
-  range.exp_avg = torch::cat(exp_avg);  // a copy
-  range.exp_avg_sq = torch::cat(exp_avg_sq);
+  range.exp_avg = torch::cat(exp_avg).cpu();  // a copy, on the host (checkpoint files are device-free)
+  range.exp_avg_sq = torch::cat(exp_avg_sq).cpu();
   return range;
 }
 

@@ -35,7 +35,8 @@ using Clock = std::chrono::steady_clock;
 // A [rows, cols] tensor on `device` holding `values`. For CUDA the copy goes through pinned
 // host memory and does not block the host (the stream orders it before the forward).
 template <typename T>
-torch::Tensor device_tensor(const std::vector<T>& values, int64_t rows, int64_t cols, const torch::Device& device) {
+torch::Tensor device_tensor(const std::vector<T>& values, int64_t rows, int64_t cols,
+                            const torch::Device& device) {
   const auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kInt64;
   const torch::Tensor host = torch::from_blob(const_cast<T*>(values.data()), {rows, cols}, dtype);
   if (!device.is_cuda()) return host.clone();
@@ -49,7 +50,8 @@ std::unique_ptr<Communicator> make_communicator(const Config& config, const torc
   const bool cuda = device.is_cuda();
   const std::string& backend = config.dist.backend;
   if (backend == "nccl" && !cuda)
-    throw InputError("dist.backend=nccl needs a CUDA model; this run is on CPU", "use dist.backend=auto or mpi");
+    throw InputError("dist.backend=nccl needs a CUDA model; this run is on CPU",
+                     "use dist.backend=auto or mpi");
   if (backend == "mpi" && cuda)
     throw InputError("dist.backend=mpi cannot reduce CUDA tensors", "use dist.backend=auto or nccl");
   if (world().world_size == 1) return make_local_communicator();
@@ -86,13 +88,16 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
   resume(resume_mode);  // restores the state and sets start_step_ (0 when starting fresh)
   loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options("train"));
   peak_flops_ = std::make_unique<PeakFlops>(config_.train.peak_tflops, world_info.world_size,
-                                            [] { return measure_matmul_flops(); });
+                                            [device = device_, bf16 = config_.train.precision == "bf16"] {
+                                              return measure_device_matmul_flops(device, bf16);
+                                            });
   flops_per_token_ = model_->dims.training_flops_per_token(config_.data.seq_len);
   open_run_folder();
   log_info("model: {} on {}{}, {} communicator", model_->dims.describe(), device_.str(),
            config_.train.precision == "bf16" ? " (bf16 autocast)" : "", comm_->backend());
   log_info(
-      "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank; MFU peak {}",
+      "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank; MFU peak "
+      "{}",
       loader_->patients(), loader_->accumulation_steps(), config_.train.micro_batch_size, threads_,
       peak_flops_->describe());
 }
@@ -122,8 +127,7 @@ void Trainer::load_data() {
 
 void Trainer::build_model() {
   const Vocabulary& vocab = dataset_->vocab();
-  const ModelDims dims =
-      resolve_model_dims(config_.model, vocab.size(), vocab.max_value_bins() + 1);
+  const ModelDims dims = resolve_model_dims(config_.model, vocab.size(), vocab.max_value_bins() + 1);
   model_ = ClinicalTransformer(dims);
   model_->reset_parameters(static_cast<uint64_t>(config_.run.seed));
   model_->to(device_);
@@ -205,7 +209,9 @@ StepResult Trainer::train_step(int64_t step) {
   // micro-batches and ranks are the gradient of the global mean loss.
   const double global_targets = std::max<int64_t>(1, result.targets);
   for (auto& param : params_) param.mutable_grad() = torch::Tensor();  // set_to_none
-  std::vector<double> nll_sums = {0, 0};                                 // token, time
+  // Token and time NLL sums, accumulated where the model runs: no host synchronisation per
+  // micro-batch (one copy to the host per step, for the loss and the skip decision).
+  torch::Tensor nll_device = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   for (size_t index = 0; index < micro_batches.size(); ++index) {
     const ModelBatch batch = to_device(micro_batches[index]);
     LossSums sums = forward_loss_sums(batch);
@@ -213,9 +219,10 @@ StepResult Trainer::train_step(int64_t step) {
     const torch::Tensor loss = weighted_loss(config_.model, sums.token_nll, sums.time_nll) / global_targets;
     optimizer_->begin_micro_step(index + 1 == micro_batches.size());
     loss.backward();
-    nll_sums[0] += sums.token_nll.item<double>();
-    nll_sums[1] += sums.time_nll.item<double>();
+    nll_device += torch::stack({sums.token_nll.detach(), sums.time_nll.detach()}).to(torch::kFloat64);
   }
+  const torch::Tensor nll_host = nll_device.cpu();
+  std::vector<double> nll_sums = {nll_host[0].item<double>(), nll_host[1].item<double>()};  // token, time
   result.comm_wait_ms = optimizer_->finish_backward();
   comm_->sum_scalars(nll_sums);
   result.token_loss = nll_sums[0] / global_targets;

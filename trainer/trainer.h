@@ -25,6 +25,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "models/transformer.h"
+#include "trainer/checkpoint/layout.h"
 #include "trainer/checkpoint/writer.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/fault_injection.h"
@@ -91,6 +92,7 @@ class Trainer {
   // trainer_checkpoint.cpp
   void resume(const std::string& mode);
   void restore(const std::string& dir);
+  void restore_generators(const std::string& dir, const CheckpointMeta& meta);
   std::vector<CheckpointFile> checkpoint_files(int64_t step);
   void save_checkpoint(int64_t step);
 

@@ -96,7 +96,7 @@ void Trainer::restore(const std::string& dir) {
     const std::string path = (fs::path(dir) / "model.pt").string();
     torch::serialize::InputArchive archive;
     try {
-      archive.load_from(path);
+      archive.load_from(path, device_);  // a checkpoint of either device type, moved to this one
       model_->load(archive);
     } catch (const std::exception& e) {
       throw InputError(fmt::format("{}: cannot load the weights into this model: {}", path,
@@ -111,17 +111,7 @@ void Trainer::restore(const std::string& dir) {
     files.push_back((fs::path(dir) / rank_file("optimizer", int(file))).string());
   const auto [begin, end] = optimizer_->state_range();
   optimizer_->load_state(read_optimizer_range(files, begin, end, param_names_, numels, dir));
-  // Generators.
-  const std::string rng = (fs::path(dir) / rank_file("rng", w.rank)).string();
-  if (meta.world_size == w.world_size && fs::exists(rng)) {
-    set_cpu_generator_state(read_generator_state_file(rng));
-  } else {
-    torch::manual_seed(rank_seed(config_.run.seed, w.rank, meta.step));
-    log_warn(
-        "resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
-        "uninterrupted run; the sample order does not)",
-        w.world_size, meta.world_size);
-  }
+  restore_generators(dir, meta);
   start_step_ = meta.step;
   skipped_steps_ = meta.skipped_steps;
   consecutive_bad_steps_ = meta.consecutive_bad_steps;
@@ -130,6 +120,29 @@ void Trainer::restore(const std::string& dir) {
     log_info("resume: {} changed from {} to {}", change.key, change.checkpoint_value, change.new_value);
   log_info("resumed from {} at step {} ({} samples consumed, {} ranks then, {} now)", dir, meta.step,
            meta.consumed_samples, meta.world_size, w.world_size);
+}
+
+// Each rank's generator states when the world size is the checkpoint's; otherwise reseeded from
+// (seed, rank, step), since the states of N ranks do not map onto M.
+void Trainer::restore_generators(const std::string& dir, const CheckpointMeta& meta) {
+  const WorldInfo& w = world();
+  const std::string rng = (fs::path(dir) / rank_file("rng", w.rank)).string();
+  if (meta.world_size == w.world_size && fs::exists(rng)) {
+    if (!set_generator_states(read_generator_states_file(rng), device_)) {
+      // Written on the CPU, resumed on a GPU: the CPU stream continues, the CUDA one starts anew.
+      reseed_generator(device_, static_cast<uint64_t>(rank_seed(config_.run.seed, w.rank, meta.step)));
+      log_info(
+          "{} has no CUDA generator state (written on the CPU): the CUDA generator of {} is "
+          "reseeded",
+          rng, device_.str());
+    }
+  } else {
+    torch::manual_seed(rank_seed(config_.run.seed, w.rank, meta.step));
+    log_warn(
+        "resuming {} rank(s) from a checkpoint of {}: random streams reseeded (dropout differs from the "
+        "uninterrupted run; the sample order does not)",
+        w.world_size, meta.world_size);
+  }
 }
 
 std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
@@ -145,10 +158,11 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
   const bool sharded = optimizer_->sharded();
   if (sharded || w.rank == 0) {
     auto range = std::make_shared<OptimizerRange>(optimizer_->state());
-    files.push_back({rank_file("optimizer", sharded ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
+    files.push_back(
+        {rank_file("optimizer", sharded ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
   }
-  auto generator = std::make_shared<torch::Tensor>(cpu_generator_state());
-  files.push_back({rank_file("rng", w.rank), [generator] { return generator_state_bytes(*generator); }});
+  auto generators = std::make_shared<GeneratorStates>(generator_states(device_));
+  files.push_back({rank_file("rng", w.rank), [generators] { return generator_states_bytes(*generators); }});
   if (w.rank == 0) {
     CheckpointMeta meta;
     meta.step = step;

@@ -46,8 +46,8 @@ OptimizerRange Zero1AdamW::state() const {
   range.begin = begin_;
   range.end = end_;
   range.updates = steps_;
-  range.exp_avg = exp_avg_.clone();
-  range.exp_avg_sq = exp_avg_sq_.clone();
+  range.exp_avg = exp_avg_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a host copy
+  range.exp_avg_sq = exp_avg_sq_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
   return range;
 }
 
@@ -58,7 +58,8 @@ void Zero1AdamW::load_state(const OptimizerRange& state) {
 double Zero1AdamW::step(double lr, double max_norm) {
   const auto started = std::chrono::steady_clock::now();
   const double grad_norm = update(lr, max_norm);
-  comm_wait_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  comm_wait_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   return grad_norm;
 }
 

@@ -1,3 +1,6 @@
+// Config resolution: base chains, key=value overrides, schema checks, deprecated keys, with a
+// ConfigProblem naming file, line and key for every error. Over 400 lines because each error path
+// builds its own message; the pieces share the YAML node walk and its position bookkeeping.
 #include "common/config/resolve.h"
 
 #include <fmt/format.h>

@@ -4,6 +4,8 @@
 // truth rows are written at the visits they belong to. See synth_cohort.h for why the truth is
 // exact. What counts as a disease and how likely it is lives in synth_model.cpp; background
 // codes (synth_background.h) are added to the finished timeline at its encounters.
+// About 430 lines: one timeline is one narrative (history, visits, intervals, stays); split, its
+// steps would pass most of the patient's state between files.
 #include "data/synth/synth_patient.h"
 
 #include <fmt/format.h>

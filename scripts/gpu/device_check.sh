@@ -92,7 +92,7 @@ fi
 
 say "== 5. ctest -L gpu"
 if [ -f "$build/CTestTestfile.cmake" ]; then
-  (source "$prefix/env.sh" && bounded 150 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 120) \
+  (source "$prefix/env.sh" && bounded 240 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 200) \
     >"$OUT/ctest.log" 2>&1
   note $? "ctest -L gpu (ctest.log)"
   grep -E 'tests passed|Passed|Failed|Not Run|Skipped|\*\*\*' "$OUT/ctest.log" | tail -15 | tee -a "$summary"

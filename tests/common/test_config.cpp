@@ -2,6 +2,7 @@
 // and dump (canonical YAML, hash, reference). Every error fixture lives in configs/ and is named
 // after what it tests; each error test checks the file, 1-based line and column, the full key
 // path, the message and the hint, both in the ConfigProblem and in ConfigError::what().
+// Long (one test per config error fixture) by design: each bad-input path is its own case.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

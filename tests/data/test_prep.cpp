@@ -1,6 +1,7 @@
 // prep end to end on small handmade MEDS exports: splits, pseudonyms, suppression, value bins,
 // top-coding, atomic output and every bad-input path; and on the real MIMIC-IV MEDS and Delphi
 // data in ../shared/data when present.
+// Over 400 lines: one test per bad-input path of prep, each with its own handmade export.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -2,6 +2,7 @@
 // layout of every timeline, clinical plausibility (labs, drugs, incidence by age), the
 // calibration of the truth file against the outcomes the generator drew, and the background
 // codes of `--codes N` (long tail, hierarchy through prep's suppression, clinical rows intact).
+// Over 400 lines: one test per property of the generator, each a few assertions.
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>

@@ -3,6 +3,7 @@
 // counts above one MPI call, asynchronous all-reduces (order, results, overlap with the main
 // thread, destruction with work pending) and the errors for wrong arguments, with those of
 // the argument checks the NCCL backend shares (tensor_checks.h), which need no GPU.
+// Over 400 lines: one case per collective, dtype and size class, as the list above says.
 // Each rank computes the expected values on its own from the rank formulas, never from another
 // rank's data. `test_collectives --timeout-probe` (2+ ranks) is not a GoogleTest run: rank 0
 // waits on an all-reduce that rank 1 never starts, so the job must end with the timeout message.

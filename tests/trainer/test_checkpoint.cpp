@@ -6,6 +6,7 @@
 // ENOSPC, NaN, world-size changes) are tested under mpirun in tests/mpi/resume_*.sh.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "trainer/checkpoint/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 #include "trainer/checkpoint/resume_policy.h"
+#include "trainer/checkpoint/state_io.h"
 #include "trainer/trainer.h"
 
 namespace clinfm {
@@ -120,6 +122,46 @@ TEST(CheckpointLayout, ResumeModesPickTheNewestValidCheckpoint) {
   }
 }
 
+// The rng file: the CPU state always; a CUDA state only when the run was on a GPU, read back when
+// present; on the CPU a file with a CUDA state restores the CPU stream and ignores the other.
+TEST(GeneratorStates, RngFileRoundTripsWithAndWithoutACudaState) {
+  const std::string dir = (fs::temp_directory_path() / fmt::format("clinfm_rng_{}", ::getpid())).string();
+  fs::create_directories(dir);
+  torch::manual_seed(7);
+  const GeneratorStates cpu_only = generator_states(torch::kCPU);
+  EXPECT_FALSE(cpu_only.cuda.defined());
+  const torch::Tensor expected = torch::rand({4});  // the stream after the saved state
+  write_file_atomic(dir + "/rng_cpu", generator_states_bytes(cpu_only));
+  GeneratorStates with_cuda = cpu_only;
+  with_cuda.cuda = torch::arange(16, torch::kUInt8);  // stands for a CUDA generator's state
+  write_file_atomic(dir + "/rng_gpu", generator_states_bytes(with_cuda));
+
+  const GeneratorStates read_cpu = read_generator_states_file(dir + "/rng_cpu");
+  EXPECT_FALSE(read_cpu.cuda.defined());
+  const GeneratorStates read_gpu = read_generator_states_file(dir + "/rng_gpu");
+  ASSERT_TRUE(read_gpu.cuda.defined());
+  EXPECT_TRUE(torch::equal(read_gpu.cuda, with_cuda.cuda));
+  for (const GeneratorStates* states : {&read_cpu, &read_gpu}) {
+    torch::manual_seed(99);
+    EXPECT_TRUE(set_generator_states(*states, torch::kCPU));
+    EXPECT_TRUE(torch::equal(torch::rand({4}), expected));
+  }
+  // A file written on the CPU, resumed on a GPU: the caller is told to reseed the CUDA stream
+  // (only checkable where a GPU exists; the CPU part is restored either way).
+  if (torch::cuda::is_available())
+    EXPECT_FALSE(set_generator_states(read_cpu, torch::Device(torch::kCUDA, 0)));
+
+  write_file_atomic(dir + "/rng_bad", "not an archive");
+  try {
+    read_generator_states_file(dir + "/rng_bad");
+    ADD_FAILURE() << "a damaged rng file was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rng_bad: not a readable generator state file"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(ResumePolicy, ListsRefusedKeysAndAllowsTheResumableOnes) {
   Config before, after;
   before.data.dataset = after.data.dataset = "ds";
@@ -128,6 +170,8 @@ TEST(ResumePolicy, ListsRefusedKeysAndAllowsTheResumableOnes) {
   after.checkpoint.every = 7;
   after.optim.lr = 1e-4;  // the remedy after a divergence
   after.data.dataset = "moved/ds";
+  after.run.device = "cuda";  // a CPU checkpoint resumes on a GPU (and back)
+  after.train.precision = "bf16";
   EXPECT_NO_THROW(check_resume_compatible(before, after, "ck"));
   after.model.n_layers = 9;
   after.data.seq_len = 512;

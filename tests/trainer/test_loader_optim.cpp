@@ -153,5 +153,55 @@ TEST(Optim, ClipAndDecayGroups) {
   EXPECT_TRUE(applies_weight_decay("token_embedding.weight", w, c));
 }
 
+// The fused kernel (the CUDA default) against the per-tensor path that the reference test
+// pins to torch.optim.AdamW: run here on the CPU, where ATen also implements it. Both weight-
+// decay groups, a parameter without a gradient, and enough steps for bias correction to matter.
+TEST(Optim, FusedAdamWMatchesThePerTensorPath) {
+  torch::manual_seed(3);
+  const std::vector<std::pair<std::string, torch::Tensor>> init = {
+      {"blocks.0.mlp.fc.weight", torch::randn({8, 5})},
+      {"blocks.0.attn_norm.weight", torch::randn({5})},
+      {"token_embedding.weight", torch::randn({7, 5})},
+      {"frozen_head.weight", torch::randn({3, 5})}};  // gets no gradient
+  OptimConfig config;
+  config.weight_decay = 0.1;
+  config.eps = 1e-8;
+  auto copy = [&] {
+    std::vector<std::pair<std::string, torch::Tensor>> params;
+    for (const auto& [name, value] : init) params.emplace_back(name, value.clone().set_requires_grad(true));
+    return params;
+  };
+  auto per_tensor_params = copy(), fused_params = copy();
+  AdamW per_tensor(per_tensor_params, config, AdamWKernel::kPerTensor);
+  AdamW fused(fused_params, config, AdamWKernel::kFused);
+  EXPECT_FALSE(per_tensor.fused());
+  EXPECT_TRUE(fused.fused());
+  EXPECT_FALSE(AdamW(copy(), config).fused());  // kAuto on the CPU: the exact path
+  for (int step = 0; step < 6; ++step) {
+    const torch::Tensor seed_grads = torch::randn({3});
+    for (auto* params : {&per_tensor_params, &fused_params}) {
+      torch::Tensor loss = torch::zeros({});
+      for (size_t index = 0; index < 3; ++index)
+        loss = loss + ((*params)[index].second * (*params)[index].second).sum() * seed_grads[int64_t(index)];
+      for (auto& [name, param] : *params) param.mutable_grad() = torch::Tensor();
+      loss.backward();
+    }
+    per_tensor.step(1e-2);
+    fused.step(1e-2);
+  }
+  for (size_t index = 0; index < init.size(); ++index) {
+    const auto& [name, expected] = per_tensor_params[index];
+    const torch::Tensor& actual = fused_params[index].second;
+    EXPECT_TRUE(torch::allclose(actual, expected, /*rtol=*/1e-5, /*atol=*/1e-6))
+        << name << ": max difference " << (actual - expected).abs().max().item<double>();
+    EXPECT_TRUE(
+        torch::allclose(fused.params()[index].exp_avg_sq, per_tensor.params()[index].exp_avg_sq, 1e-5, 1e-9))
+        << name;
+  }
+  EXPECT_TRUE(torch::equal(fused_params[3].second, init[3].second));  // no gradient: untouched
+  EXPECT_FALSE(torch::equal(fused_params[0].second, init[0].second));
+  EXPECT_EQ(fused.steps(), 6);
+}
+
 }  // namespace
 }  // namespace clinfm

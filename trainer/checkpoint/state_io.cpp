@@ -1,6 +1,6 @@
 #include "trainer/checkpoint/state_io.h"
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <fmt/format.h>
 
 #include <mutex>
@@ -114,31 +114,62 @@ OptimizerRange read_optimizer_range(const std::vector<std::string>& files, int64
   return out;
 }
 
-torch::Tensor cpu_generator_state() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  return gen.get_state();
+namespace {
+
+at::Generator default_generator(const torch::Device& device) {
+  return at::globalContext().defaultGenerator(
+      device.is_cuda() && !device.has_index() ? torch::Device(torch::kCUDA, 0) : device);
 }
 
-void set_cpu_generator_state(const torch::Tensor& state) {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(state);
+torch::Tensor copy_state(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
 }
 
-std::string generator_state_bytes(const torch::Tensor& cpu_state) {
+void restore_state(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+}  // namespace
+
+GeneratorStates generator_states(const torch::Device& device) {
+  GeneratorStates states;
+  states.cpu = copy_state(default_generator(torch::kCPU));
+  if (device.is_cuda()) states.cuda = copy_state(default_generator(device));
+  return states;
+}
+
+bool set_generator_states(const GeneratorStates& states, const torch::Device& device) {
+  restore_state(default_generator(torch::kCPU), states.cpu);
+  if (!device.is_cuda()) return true;  // a CUDA state from a GPU run has nothing to restore here
+  if (!states.cuda.defined()) return false;
+  restore_state(default_generator(device), states.cuda);
+  return true;
+}
+
+void reseed_generator(const torch::Device& device, uint64_t seed) {
+  at::Generator generator = default_generator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
+
+std::string generator_states_bytes(const GeneratorStates& states) {
   torch::serialize::OutputArchive archive;
-  archive.write("cpu", cpu_state);
+  archive.write("cpu", states.cpu);
+  if (states.cuda.defined()) archive.write("cuda", states.cuda);
   return archive_bytes(archive);
 }
 
-torch::Tensor read_generator_state_file(const std::string& path) {
+GeneratorStates read_generator_states_file(const std::string& path) {
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
-    torch::Tensor state;
-    archive.read("cpu", state);
-    return state;
+    GeneratorStates states;
+    archive.read("cpu", states.cpu);
+    torch::Tensor cuda;
+    if (archive.try_read("cuda", cuda)) states.cuda = cuda;
+    return states;
   } catch (const std::exception& e) {
     throw InputError(fmt::format("{}: not a readable generator state file: {}", path,
                                  std::string(e.what()).substr(0, 300)));

@@ -34,10 +34,24 @@ OptimizerRange read_optimizer_range(const std::vector<std::string>& files, int64
                                     const std::vector<std::string>& names, const std::vector<int64_t>& numels,
                                     const std::string& checkpoint);
 
-// The default CPU generator's state (a copy) and its file.
-torch::Tensor cpu_generator_state();
-void set_cpu_generator_state(const torch::Tensor& state);
-std::string generator_state_bytes(const torch::Tensor& cpu_state);
-torch::Tensor read_generator_state_file(const std::string& path);
+// The generators a rank's random stream depends on: the default CPU generator and, when the
+// run trains on a CUDA device, that device's default generator (undefined otherwise). Both are
+// copies (uint8 tensors on the CPU).
+struct GeneratorStates {
+  torch::Tensor cpu;
+  torch::Tensor cuda;
+};
+
+// The states of the default generators of the CPU and of `device` (when it is a CUDA device).
+GeneratorStates generator_states(const torch::Device& device);
+// Restores the CPU generator, and `device`'s generator when `device` is a CUDA device and the
+// states have one. Returns false when `device` is a CUDA device and the states have none (a
+// checkpoint written on the CPU): the caller reseeds that generator.
+bool set_generator_states(const GeneratorStates& states, const torch::Device& device);
+// Seeds `device`'s default generator (the one set_generator_states could not restore).
+void reseed_generator(const torch::Device& device, uint64_t seed);
+// The rng file of a checkpoint: "cpu" always, "cuda" when the run was on a CUDA device.
+std::string generator_states_bytes(const GeneratorStates& states);
+GeneratorStates read_generator_states_file(const std::string& path);
 
 }  // namespace clinfm

@@ -1,5 +1,7 @@
 // The MPI backend of clinfm::Communicator (trainer/comm/communicator.h) for CPU tensors, and
 // shard_range().
+// Over 400 lines because the synchronous, split-count and asynchronous paths share one MPI
+// communicator and its datatype table; split, each file would need the other's internals.
 //
 // What it does:
 // - float32 (MPI_FLOAT), int64 (MPI_INT64_T) and bfloat16 collectives on contiguous CPU tensors,
