@@ -82,10 +82,10 @@ if os.path.exists(os.path.join(results, "train.json")) and "train" not in failed
         ratio = r.get("ratio_median", r["clinfm_tokens_per_s"] / r["pytorch_tokens_per_s"])
         spread = f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}x" if "ratio_min" in r else "—"
         t = targets.get(r["preset"])
-        rows.append([r["preset"], f"{r['clinfm_tokens_per_s']:.0f}", f"{r['pytorch_tokens_per_s']:.0f}",
-                     f"{ratio:.2f}x", spread, f"{100 * r['mfu']:.1f}%" if "mfu" in r else "—",
+        rows.append([r["preset"], str(r.get("vocab", "2000")), f"{r['clinfm_tokens_per_s']:.0f}",
+                     f"{r['pytorch_tokens_per_s']:.0f}", f"{ratio:.2f}x", spread, f"{100 * r['mfu']:.1f}%" if "mfu" in r else "—",
                      f"≥ {t:.2f}x" if t else "—", verdict(ratio >= t) if t else "—"])
-table("Training throughput (CPU)", "train", ["preset", "clinfm tokens/s", "Python PyTorch tokens/s", "ratio (median)",
+table("Training throughput (CPU)", "train", ["preset", "vocabulary", "clinfm tokens/s", "Python PyTorch tokens/s", "ratio (median)",
                                              "ratio range", "clinfm MFU", "target", "status"],
       rows, "Same model, batch, sequence, optimizer and threads, in adjacent pairs of runs with the order "
       "alternating; the ratio is taken within each pair, median over the rounds (`bench/train_bench.sh`).")
@@ -95,11 +95,12 @@ rows = []
 if os.path.exists(os.path.join(results, "train_paired.json")) and "train" not in failed:
     for r in json.load(open(os.path.join(results, "train_paired.json"))):
         t = targets.get(r["preset"])
-        rows.append([r["preset"], f"{r['clinfm_tokens_per_s']:.0f}", f"{r['pytorch_tokens_per_s']:.0f}",
-                     f"{r['ratio_median']:.2f}x", f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}x",
+        rows.append([r["preset"], str(r.get("vocab", "2000")), f"{r['clinfm_tokens_per_s']:.0f}",
+                     f"{r['pytorch_tokens_per_s']:.0f}", f"{r['ratio_median']:.2f}x", f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}x",
                      f"≥ {t:.2f}x" if t else "—", verdict(r["ratio_median"] >= t) if t else "—"])
     table("Training throughput (CPU), paired at 1 thread", "train",
-          ["preset", "clinfm tokens/s", "Python PyTorch tokens/s", "ratio (median)", "ratio range", "target", "status"],
+          ["preset", "vocabulary", "clinfm tokens/s", "Python PyTorch tokens/s", "ratio (median)", "ratio range",
+           "target", "status"],
           rows, "Both programs at once, one thread each, pinned to cores 0 and 1 and swapped every round: "
           "the machine's speed drift hits both equally.")
 
@@ -161,7 +162,7 @@ if os.path.exists(eager):
     out.append("```json\n" + open(eager).read().strip() + "\n```\n")
 else:
     out.append("Not measured yet. GPU rows come from `scripts/gpu/device_check.sh` on the GPU machine "
-               "(docs/gpu.md): the eager-PyTorch peer `bench/gpu/train_eager.py` and, once "
-               "`bench/train_throughput.cpp` takes `--device cuda`, clinfm's own CUDA numbers. Copy its "
+               "(docs/gpu.md): the eager-PyTorch peer `bench/gpu/train_eager.py` and clinfm's own CUDA "
+               "numbers (`train_throughput --device cuda --precision bf16`). Copy its "
                "`eager.json` into bench/results/gpu/ and rerun this script to include them.\n")
 print("\n".join(out))

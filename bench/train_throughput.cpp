@@ -25,7 +25,7 @@
 #include "trainer/optim.h"
 
 int main(int argc, char** argv) {
-  std::string preset = "tiny", device_name = "cpu", precision = "fp32";
+  std::string preset = "tiny", device_name = "cpu", precision = "fp32", attention = "auto";
   int64_t batch = 16, seq = 128, steps = 20, warmup = 3, threads = 2, vocab = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       device_name = value;
     else if (flag == "--precision")
       precision = value;
+    else if (flag == "--attention")  // auto (= sdpa) | sdpa | fused | explicit: model.attention
+      attention = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   clinfm::apply_torch_threads(static_cast<int>(threads));
   clinfm::ModelConfig mc;
   mc.preset = preset;
+  mc.attention = attention;
   const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11);
   if ((device_name != "cpu" && device_name != "cuda") || (precision != "fp32" && precision != "bf16") ||
       (precision == "bf16" && device_name == "cpu")) {

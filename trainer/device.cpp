@@ -31,11 +31,12 @@ torch::Device choose_device(const Config& config, const WorldInfo& world, int gp
 #endif
   }
   if (world.local_rank >= gpus) {
-    throw InputError(fmt::format("run.device=cuda: {} ranks on this host but {} visible GPU(s): rank {} (local "
-                                 "rank {}) has no GPU of its own",
-                                 world.local_size, gpus, world.rank, world.local_rank),
-                     "start at most one rank per GPU (mpirun -np / srun --ntasks-per-node), or make more GPUs "
-                     "visible (CUDA_VISIBLE_DEVICES)");
+    throw InputError(
+        fmt::format("run.device=cuda: {} ranks on this host but {} visible GPU(s): rank {} (local "
+                    "rank {}) has no GPU of its own",
+                    world.local_size, gpus, world.rank, world.local_rank),
+        "start at most one rank per GPU (mpirun -np / srun --ntasks-per-node), or make more GPUs "
+        "visible (CUDA_VISIBLE_DEVICES)");
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank));
 }

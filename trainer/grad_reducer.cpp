@@ -17,7 +17,7 @@ GradReducer::GradReducer(const std::vector<torch::Tensor>& params, Communicator&
     CLINFM_CHECK(params_[i].scalar_type() == torch::kFloat32, "gradient buckets hold float32 parameters");
     const int64_t n = params_[i].numel();
     if (filled > 0 && filled + n > bucket_elements) {
-      current.flat = torch::zeros({filled});
+      current.flat = torch::zeros({filled}, params_[i].options());  // the parameters' device
       buckets_.push_back(std::move(current));
       current = Bucket();
       filled = 0;
@@ -28,7 +28,7 @@ GradReducer::GradReducer(const std::vector<torch::Tensor>& params, Communicator&
     filled += n;
   }
   if (filled > 0) {
-    current.flat = torch::zeros({filled});
+    current.flat = torch::zeros({filled}, params_.front().options());
     buckets_.push_back(std::move(current));
   }
   if (overlap_) {
@@ -126,7 +126,7 @@ bool parameters_agree(const std::vector<torch::Tensor>& params, Communicator& co
   // FNV-1a over the raw bytes: any bitwise difference changes it (a float sum could cancel).
   uint64_t hash = 1469598103934665603ULL;
   for (const auto& p : params) {
-    const auto bytes = p.detach().contiguous();
+    const auto bytes = p.detach().to(torch::kCPU).contiguous();  // hashed on the host
     const auto* data = static_cast<const uint8_t*>(bytes.data_ptr());
     for (int64_t k = 0; k < bytes.numel() * static_cast<int64_t>(bytes.element_size()); ++k) {
       hash = (hash ^ data[k]) * 1099511628211ULL;

@@ -76,6 +76,11 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
   load_data();
   build_model();
   comm_ = make_communicator(config_, device_);
+  control_ = comm_.get();
+  if (comm_->backend() == "nccl") {
+    control_owned_ = make_mpi_communicator(config_.dist.timeout_s);
+    control_ = control_owned_.get();
+  }
   broadcast_parameters(params_, *comm_);
   optimizer_ = make_optimizer(named_params_, config_, *comm_);
   if (optimizer_->sharded()) {
@@ -84,7 +89,7 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
     for (const auto& param : params_) total += param.numel();
     log_info("ZeRO-1: optimizer state of {} of {} parameters on each rank", end - begin, total);
   }
-  checkpointer_ = std::make_unique<CheckpointWriter>(config_.run.out_dir, config_.checkpoint, *comm_);
+  checkpointer_ = std::make_unique<CheckpointWriter>(config_.run.out_dir, config_.checkpoint, *control_);
   resume(resume_mode);  // restores the state and sets start_step_ (0 when starting fresh)
   loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options("train"));
   peak_flops_ = std::make_unique<PeakFlops>(config_.train.peak_tflops, world_info.world_size,
@@ -94,7 +99,8 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
   flops_per_token_ = model_->dims.training_flops_per_token(config_.data.seq_len);
   open_run_folder();
   log_info("model: {} on {}{}, {} communicator", model_->dims.describe(), device_.str(),
-           config_.train.precision == "bf16" ? " (bf16 autocast)" : "", comm_->backend());
+           config_.train.precision == "bf16" ? " (bf16 autocast)" : "",
+           comm_->backend() + std::string(control_owned_ ? " (host agreements over mpi)" : ""));
   log_info(
       "data: {} training patients, {} micro-batches of {} per rank and step, {} threads per rank; MFU peak "
       "{}",
@@ -224,7 +230,7 @@ StepResult Trainer::train_step(int64_t step) {
   const torch::Tensor nll_host = nll_device.cpu();
   std::vector<double> nll_sums = {nll_host[0].item<double>(), nll_host[1].item<double>()};  // token, time
   result.comm_wait_ms = optimizer_->finish_backward();
-  comm_->sum_scalars(nll_sums);
+  control_->sum_scalars(nll_sums);
   result.token_loss = nll_sums[0] / global_targets;
   result.time_loss = nll_sums[1] / global_targets;
   result.loss = weighted_loss(config_.model, result.token_loss, result.time_loss);
@@ -251,7 +257,7 @@ StepResult Trainer::count_targets(const std::vector<HostBatch>& micro_batches) {
     result.padded_positions += batch.rows * batch.seq_len - batch.positions_used;
   }
   auto counts = torch::tensor({result.targets, result.positions, result.padded_positions}, torch::kInt64);
-  comm_->all_reduce(counts, ReduceOp::kSum);
+  control_->all_reduce(counts, ReduceOp::kSum);
   result.targets = counts[0].item<int64_t>();
   result.positions = counts[1].item<int64_t>();
   result.padded_positions = counts[2].item<int64_t>();

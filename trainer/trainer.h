@@ -106,7 +106,12 @@ class Trainer {
   NamedParameters named_params_;          // every parameter, registration order
   std::vector<std::string> param_names_;  // trainable parameters, optimizer order
   std::vector<torch::Tensor> params_;
-  std::unique_ptr<Communicator> comm_;  // the local communicator in a world of one
+  // comm_ carries the model's tensors (NCCL on CUDA, MPI on CPU; the local communicator in a
+  // world of one); control_ the host-side agreements (target counts, loss sums, flags,
+  // checksums, checkpoint votes): comm_ itself unless comm_ is NCCL, then an MPI communicator.
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<Communicator> control_owned_;
+  Communicator* control_ = nullptr;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<MetricsWriter> metrics_;  // writes nothing on ranks other than 0

@@ -61,7 +61,7 @@ void Trainer::resume(const std::string& mode) {
       error = std::string(e.what()) + "\n  hint: " + e.hint();
     }
   }
-  const std::string verdict = broadcast_string(*comm_, error.empty() ? "+" + chosen : "!" + error);
+  const std::string verdict = broadcast_string(*control_, error.empty() ? "+" + chosen : "!" + error);
   if (verdict[0] == '!') {
     if (world().rank == 0)
       throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));

@@ -47,7 +47,7 @@ void Trainer::check_parameters_agree(int64_t step) {
   const int64_t every = config_.dist.checksum_every;
   if (comm_->size() == 1 || every <= 0 || step % every != 0) return;
   std::vector<int64_t> checksums;
-  if (parameters_agree(params_, *comm_, &checksums)) return;
+  if (parameters_agree(params_, *control_, &checksums)) return;
   std::string listing;
   for (size_t rank = 0; rank < checksums.size(); ++rank)
     listing += fmt::format("{}rank {}: {:016x}", rank ? ", " : "", rank, uint64_t(checksums[rank]));
@@ -78,7 +78,8 @@ void Trainer::report_progress(int64_t step, const StepResult& result, double ste
                    {"padding_fraction", double(result.padded_positions) / double(result.positions)},
                    {"skipped", result.skipped ? 1.0 : 0.0},
                    {"skipped_steps", double(skipped_steps_)}});
-  const bool log_step = step % config_.log.every == 0 || step == start_step_ + 1 || step == config_.train.max_steps;
+  const bool log_step =
+      step % config_.log.every == 0 || step == start_step_ + 1 || step == config_.train.max_steps;
   if (!log_step) return;
   log_info(
       "step {:>6}/{} loss {:.4f} (token {:.4f}, time {:.4f}) lr {:.2e} grad_norm {:.3f} {:.0f} tok/s "
@@ -113,7 +114,7 @@ void Trainer::validate_if_due(int64_t step) {
 bool Trainer::at_step_boundary(int64_t step) {
   auto flags =
       torch::tensor({int64_t(preemption_signal() != 0), int64_t(checkpointer_->busy())}, torch::kInt64);
-  comm_->all_reduce(flags, ReduceOp::kSum);
+  control_->all_reduce(flags, ReduceOp::kSum);
   const bool stop = flags[0].item<int64_t>() > 0;
   checkpointer_->publish_if_done(flags[1].item<int64_t>() > 0);
   const bool at_interval = config_.checkpoint.every > 0 && step % config_.checkpoint.every == 0;

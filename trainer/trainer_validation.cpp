@@ -25,7 +25,8 @@ ValidationResult Trainer::validate() {
   for (int64_t index = 0; index < config_.train.validation_batches; ++index) {
     for (const auto& host_batch : tuning.next_step()) {
       for (size_t k = 0; k < host_batch.targets.size(); ++k)
-        if (host_batch.loss_mask[k] > 0) sums.unigram += unigram_nll_[static_cast<size_t>(host_batch.targets[k])];
+        if (host_batch.loss_mask[k] > 0)
+          sums.unigram += unigram_nll_[static_cast<size_t>(host_batch.targets[k])];
       const ModelBatch batch = to_device(host_batch);
       const AutocastScope autocast(config_.train.precision == "bf16");
       const ModelOutput out = model_->forward(batch);

@@ -14,14 +14,17 @@ Zero1AdamW::Zero1AdamW(const std::vector<std::pair<std::string, torch::Tensor>>&
   for (const auto& [name, p] : named_params) {
     if (!p.requires_grad()) continue;
     params_.push_back(p);
-    masks.push_back(torch::full({p.numel()}, applies_weight_decay(name, p, config) ? 1.0f : 0.0f));
+    masks.push_back(
+        torch::full({p.numel()}, applies_weight_decay(name, p, config) ? 1.0f : 0.0f, p.options()));
     total_ += p.numel();
   }
+  // Shard, moments and gathered vectors live where the parameters do (a GPU under NCCL).
+  options_ = params_.empty() ? torch::TensorOptions(torch::kFloat32) : params_.front().options();
   std::tie(begin_, end_) = shard_range(total_, comm.rank(), comm.size());
   describe_optimizer_vector(named_params, &layout_);
   decay_mask_ = torch::cat(masks).narrow(0, begin_, end_ - begin_).clone();
-  exp_avg_ = torch::zeros({end_ - begin_});
-  exp_avg_sq_ = torch::zeros({end_ - begin_});
+  exp_avg_ = torch::zeros({end_ - begin_}, options_);
+  exp_avg_sq_ = torch::zeros({end_ - begin_}, options_);
 }
 
 void Zero1AdamW::zero_grad() {
@@ -67,11 +70,11 @@ double Zero1AdamW::update(double lr, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads, values;
   for (const auto& p : params_) {
-    grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+    grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, options_));
     values.push_back(p.detach().reshape({-1}));
   }
   const auto flat_grad = torch::cat(grads);  // [total], this rank's
-  auto grad = torch::empty({end_ - begin_});
+  auto grad = torch::empty({end_ - begin_}, options_);
   comm_.reduce_scatter(flat_grad, grad, ReduceOp::kSum);  // [shard], summed over ranks
   auto squared = grad.pow(2).sum().reshape({1});
   comm_.all_reduce(squared, ReduceOp::kSum);
@@ -87,14 +90,14 @@ double Zero1AdamW::update(double lr, double max_norm) {
   const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(config_.beta2, double(steps_)));
   if (config_.weight_decay != 0) {
     // The factor as AdamW computes it (a double rounded to float), so decayed elements match it bitwise.
-    const auto factor = torch::full({}, static_cast<float>(1.0 - lr * config_.weight_decay));
-    shard.mul_(torch::where(decay_mask_ > 0, factor, torch::ones({})));
+    const auto factor = torch::full({}, static_cast<float>(1.0 - lr * config_.weight_decay), options_);
+    shard.mul_(torch::where(decay_mask_ > 0, factor, torch::ones({}, options_)));
   }
   exp_avg_.lerp_(grad, 1.0 - config_.beta1);
   exp_avg_sq_.mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
   const auto denom = (exp_avg_sq_.sqrt() / bias_correction2_sqrt).add_(config_.eps);
   shard.addcdiv_(exp_avg_, denom, -lr / bias_correction1);
-  auto full = torch::empty({total_});
+  auto full = torch::empty({total_}, options_);
   comm_.all_gather(shard, full);
   int64_t offset = 0;
   for (auto& p : params_) {

@@ -56,9 +56,10 @@ class Zero1AdamW final : public Optimizer {
   Communicator& comm_;
   std::vector<torch::Tensor> params_;
   int64_t total_ = 0, begin_ = 0, end_ = 0;
+  torch::TensorOptions options_;  // the parameters' dtype and device
   int64_t steps_ = 0;
   double comm_wait_ms_ = 0;
-  OptimizerRange layout_;  // names, numels and total of the optimizer vector
+  OptimizerRange layout_;               // names, numels and total of the optimizer vector
   torch::Tensor decay_mask_;            // [end - begin] 1 where weight decay applies
   torch::Tensor exp_avg_, exp_avg_sq_;  // [end - begin]
 };

@@ -61,10 +61,14 @@ void expect_match(int64_t B, int64_t T, int64_t C, int64_t H, double dropout) {
   // fp32, different summation orders: ~10 ulps of the largest element.
   std::printf("  %s: y %.2e dx %.2e dqkv %.2e dproj %.2e\n", where.c_str(), relative_error(b.y, a.y),
               relative_error(b.dx, a.dx), relative_error(b.dqkv, a.dqkv), relative_error(b.dproj, a.dproj));
-  EXPECT_LT(relative_error(b.y, a.y), 2e-6) << where;
-  EXPECT_LT(relative_error(b.dx, a.dx), 2e-6) << where;
-  EXPECT_LT(relative_error(b.dqkv, a.dqkv), 2e-6) << where;
-  EXPECT_LT(relative_error(b.dproj, a.dproj), 2e-6) << where;
+  // 2e-5: the weights (normal, std 0.5) give attention logits near 30, where one float ulp is
+  // 3.8e-6; any other order of the QK^T sums (the kernel's per-thread GEMMs with 2 threads block
+  // differently from LibTorch's) moves the softmax by that much relative. Measured: 2e-7 with one
+  // thread, 4.4e-6 (y) and 7.9e-6 (dqkv) with two; a wrong kernel is off by 1e-3 or more.
+  EXPECT_LT(relative_error(b.y, a.y), 2e-5) << where;
+  EXPECT_LT(relative_error(b.dx, a.dx), 2e-5) << where;
+  EXPECT_LT(relative_error(b.dqkv, a.dqkv), 2e-5) << where;
+  EXPECT_LT(relative_error(b.dproj, a.dproj), 2e-5) << where;
 }
 
 TEST(FusedAttention, MatchesExplicitAtTheTinyPresetShape) { expect_match(4, 128, 128, 4, 0.0); }
