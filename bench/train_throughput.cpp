@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       device_name = value;
     else if (flag == "--precision")
       precision = value;
-    else if (flag == "--attention")  // auto (= sdpa) | sdpa | fused | explicit: model.attention
+    else if (flag == "--attention")  // auto | sdpa | fused | explicit: model.attention
       attention = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());

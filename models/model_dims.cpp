@@ -67,9 +67,8 @@ ModelDims resolve_model_dims(const ModelConfig& config, int64_t vocab_size, int6
     throw InputError("model.attention: fused needs the BLAS sgemm LibTorch links, and this process has none",
                      "use model.attention=auto or explicit");
   }
-  // auto: LibTorch's scaled_dot_product_attention (flash / memory-efficient kernels on CUDA,
-  // its flash attention on CPU).
-  d.attention = config.attention == "auto" ? "sdpa" : config.attention;
+  // auto is decided per call by the tensors' device and dtype (models/cpu/dispatch.h).
+  d.attention = config.attention;
   if (vocab_size < 3)
     throw InputError(fmt::format("the vocabulary has {} tokens: nothing to learn", vocab_size));
   return d;

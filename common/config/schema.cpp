@@ -132,8 +132,8 @@ Schema build_schema() {
   add(field("model", &Config::model, &ModelConfig::attention, "attention",
             "Attention kernel: explicit (causal softmax in LibTorch ops), fused (clinfm's CPU kernel: "
             "fp32 CPU only, elsewhere it runs the explicit math), sdpa (scaled_dot_product_attention, "
-            "LibTorch >= 2.0), or auto (sdpa where built with it, else fused where the BLAS is found, "
-            "else explicit).")
+            "flash / memory-efficient kernels on CUDA), or auto (fused on fp32 CPU tensors where the BLAS "
+            "sgemm is found, measured faster than LibTorch 2.11's SDPA there; sdpa elsewhere).")
           .one_of({"auto", "explicit", "fused", "sdpa"}));
 
   section("optim", "AdamW and the learning-rate schedule (linear warmup, cosine decay to min_lr).");
@@ -241,7 +241,8 @@ Schema build_schema() {
             "Print informational lines on every rank, not only rank 0."));
   add(field("log", &Config::log, &LogConfig::jsonl, "jsonl", "Write metrics.jsonl in the run folder."));
   // clinfm 0.1 called validation "eval", like the eval/ module: the old keys go in 0.2.
-  s.renamed = {{"train.eval_every", "train.validation_every"}, {"train.eval_batches", "train.validation_batches"}};
+  s.renamed = {{"train.eval_every", "train.validation_every"},
+               {"train.eval_batches", "train.validation_batches"}};
   return s;
 }
 

@@ -5,7 +5,9 @@
 #include "models/cpu/dispatch.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "models/cpu/attention.h"
 #include "models/cpu/cross_entropy.h"
@@ -48,19 +50,35 @@ torch::Tensor sdpa_attention(const torch::Tensor& query, const torch::Tensor& ke
 
 }  // namespace
 
+namespace {
+
+// CLINFM_CPU_KERNELS_OFF=linear,rms_norm,swiglu,token_nll (any subset): those take LibTorch's op,
+// to measure each kernel against it in the same binary (bench/cpu_kernels_bench.sh). Read once.
+bool kernel_on(const char* name) {
+  static const std::string off = [] {
+    const char* value = std::getenv("CLINFM_CPU_KERNELS_OFF");
+    return "," + std::string(value ? value : "") + ",";
+  }();
+  return off.find("," + std::string(name) + ",") == std::string::npos;
+}
+
+}  // namespace
+
 AttentionKernel attention_kernel_named(const std::string& name) {
   if (name == "sdpa") return AttentionKernel::kSdpa;
   if (name == "fused") return AttentionKernel::kFused;
+  if (name == "auto") return AttentionKernel::kAuto;
   return AttentionKernel::kExplicit;
 }
 
 torch::Tensor linear_no_bias(const torch::Tensor& x, const torch::Tensor& weight) {
-  if (use_cpu_linear(x, weight)) return cpu_linear(x, weight);
+  if (kernel_on("linear") && use_cpu_linear(x, weight)) return cpu_linear(x, weight);
   return torch::nn::functional::linear(x, weight);  // exactly torch::nn::Linear's forward
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  if (is_cpu_float32(x) && is_cpu_float32(weight)) return fused_rms_norm(x, weight, eps);
+  if (kernel_on("rms_norm") && is_cpu_float32(x) && is_cpu_float32(weight))
+    return fused_rms_norm(x, weight, eps);
   const auto x32 = x.to(torch::kFloat32);
   const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return (normed * weight).to(x.scalar_type());
@@ -68,6 +86,9 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 torch::Tensor causal_attention(const torch::Tensor& qkv, int64_t n_heads, double dropout_p,
                                AttentionKernel kernel, torch::Tensor& causal_mask) {
+  if (kernel == AttentionKernel::kAuto)
+    kernel =
+        is_cpu_float32(qkv) && fused_attention_available() ? AttentionKernel::kFused : AttentionKernel::kSdpa;
   // The fused kernel takes fp32 CPU tensors; anything else (CUDA, bf16) takes the explicit math.
   if (kernel == AttentionKernel::kFused && is_cpu_float32(qkv))
     return fused_causal_attention(qkv, n_heads, dropout_p);
@@ -82,17 +103,17 @@ torch::Tensor causal_attention(const torch::Tensor& qkv, int64_t n_heads, double
 }
 
 torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
-  if (is_cpu_float32(gate)) return fused_swiglu(gate, up);
+  if (kernel_on("swiglu") && is_cpu_float32(gate)) return fused_swiglu(gate, up);
   return torch::silu(gate) * up;
 }
 
 torch::Tensor tied_logits(const torch::Tensor& hidden, const torch::Tensor& embedding) {
-  if (use_cpu_linear(hidden, embedding)) return cpu_linear(hidden, embedding);
+  if (kernel_on("linear") && use_cpu_linear(hidden, embedding)) return cpu_linear(hidden, embedding);
   return torch::matmul(hidden, embedding.t());
 }
 
 torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
-  if (is_cpu_float32(logits)) return fused_token_nll(logits, targets);
+  if (kernel_on("token_nll") && is_cpu_float32(logits)) return fused_token_nll(logits, targets);
   return -torch::log_softmax(logits, -1).gather(1, targets.view({-1, 1})).view({-1});
 }
 

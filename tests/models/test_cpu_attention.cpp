@@ -8,6 +8,7 @@
 
 #include "common/config/config.h"
 #include "models/cpu/attention.h"
+#include "models/cpu/dispatch.h"
 #include "models/model_dims.h"
 #include "models/transformer.h"
 
@@ -111,12 +112,22 @@ TEST(FusedAttention, OtherDtypesTakeTheExplicitMath) {
   EXPECT_TRUE(torch::equal(fused->forward(x), plain->forward(x)));
 }
 
-TEST(FusedAttention, AutoPicksItOnThisBuild) {
+// auto stays "auto" in the dims (it is decided per call): the fused kernel on float32 CPU
+// tensors, where it is measured faster than LibTorch 2.11's SDPA, and SDPA on anything else.
+TEST(FusedAttention, AutoIsFusedOnFloat32CpuAndSdpaElsewhere) {
   ModelConfig c;
-  const auto d = resolve_model_dims(c, 100, 4);
-  EXPECT_EQ(d.attention, "sdpa");
+  EXPECT_EQ(resolve_model_dims(c, 100, 4).attention, "auto");
   c.attention = "explicit";
   EXPECT_EQ(resolve_model_dims(c, 100, 4).attention, "explicit");
+  ASSERT_TRUE(fused_attention_available());
+  torch::manual_seed(8);
+  const auto qkv = torch::randn({2, 9, 3 * 32});
+  torch::Tensor mask;
+  const auto automatic = causal_attention(qkv, 4, 0.0, AttentionKernel::kAuto, mask);
+  EXPECT_TRUE(torch::equal(automatic, causal_attention(qkv, 4, 0.0, AttentionKernel::kFused, mask)));
+  const auto qkv64 = qkv.to(torch::kFloat64);
+  EXPECT_TRUE(torch::equal(causal_attention(qkv64, 4, 0.0, AttentionKernel::kAuto, mask),
+                           causal_attention(qkv64, 4, 0.0, AttentionKernel::kSdpa, mask)));
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ TEST(Transformer, PresetSizes) {
   bad.d_model = 100;
   bad.n_heads = 3;
   EXPECT_THROW(resolve_model_dims(bad, 4000, 11), InputError);
-  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11).attention, "sdpa");
+  EXPECT_EQ(resolve_model_dims(ModelConfig{}, 4000, 11).attention, "auto");  // decided per call
 }
 
 TEST(Transformer, IsCausal) {
