@@ -22,15 +22,26 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 pip=("$py" -m pip --disable-pip-version-check -q)
+# pip after a --no-deps torch: its resolver reports torch's CUDA wheels as missing ("ERROR: pip's
+# dependency resolver ...", "torch 2.11.0 requires nvidia-..."). That is this script's choice,
+# not a failure (pip exits 0): those lines are dropped, everything else pip says is kept.
+pip_after_torch() {
+  local log status=0
+  log=$(mktemp)
+  "${pip[@]}" "$@" >"$log" 2>&1 || status=$?
+  grep -v -e "^ERROR: pip's dependency resolver does not currently" -e "^torch $torch_version requires " "$log" >&2 || true
+  rm -f "$log"
+  return "$status"
+}
 
 installed_torch=$("$py" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null || true)
 if [ "$installed_torch" != "$torch_version" ]; then
   echo "python_env.sh: installing torch==$torch_version (no CUDA dependencies yet)" >&2
   "${pip[@]}" install --no-deps "torch==$torch_version"
   # torch's own pure-Python dependencies (import torch needs them; the C++ build does not).
-  "${pip[@]}" install filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5"
+  pip_after_torch install filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5"
 fi
-"${pip[@]}" install -r "$root/scripts/requirements.txt"
+pip_after_torch install -r "$root/scripts/requirements.txt"
 
 # The NVIDIA wheel (at torch 2.11.0's pinned version) that provides each library torch links.
 declare -A wheel_of=(
@@ -56,7 +67,7 @@ if [ ${#unknown[@]} -gt 0 ]; then
 elif [ ${#missing_wheels[@]} -gt 0 ]; then
   readarray -t missing_wheels < <(printf '%s\n' "${missing_wheels[@]}" | sort -u)
   echo "python_env.sh: installing the NVIDIA wheels of libraries this machine lacks: ${missing_wheels[*]}" >&2
-  "${pip[@]}" install --no-deps "${missing_wheels[@]}"
+  pip_after_torch install --no-deps "${missing_wheels[@]}"
 fi
 still=$(ldd "$torch_lib/libtorch_cuda.so" | awk '/not found/ {print $1}' | tr '\n' ' ')
 if [ -n "$still" ]; then
