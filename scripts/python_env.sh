@@ -3,8 +3,10 @@
 # the tests need from PyPI: torch 2.11.0 (LibTorch with its headers and CMake config, built for
 # CUDA 13.0), numpy, h5py, scikit-learn and CMake. Prints the venv's python on its last line.
 #   CLINFM_VENV=DIR     where the venv lives (default: .venv in the repository)
-# Downloads go through pip's cache (~/.cache/pip), so a second venv on the same machine (CI's
-# clean clone) installs without downloading again.
+#   CLINFM_WHEELS=DIR   where downloaded wheels are kept (default ~/.cache/clinfm/wheels)
+# Every wheel is downloaded once into CLINFM_WHEELS and installed from there with --no-index, so a
+# second venv on the same machine (CI's clean clone) installs without touching the network. (pip's
+# own HTTP cache is not relied on: on these machines it stays empty.)
 # torch is installed with --no-deps: its CUDA libraries come from the CUDA toolkit this machine
 # has (/usr/local/cuda, on the loader's path), and only the NVIDIA wheels for libraries the
 # loader cannot find are added (ldd on libtorch_cuda.so says which). Without a CUDA toolkit
@@ -22,6 +24,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 pip=("$py" -m pip --disable-pip-version-check -q)
+wheels=${CLINFM_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/clinfm/wheels}
+mkdir -p "$wheels"
 # pip after a --no-deps torch: its resolver reports torch's CUDA wheels as missing ("ERROR: pip's
 # dependency resolver ...", "torch 2.11.0 requires nvidia-..."). That is this script's choice,
 # not a failure (pip exits 0): those lines are dropped, everything else pip says is kept.
@@ -33,15 +37,23 @@ pip_after_torch() {
   rm -f "$log"
   return "$status"
 }
+# pip_install ARGS...: from the wheel folder alone; what it lacks is downloaded into it first.
+pip_install() {
+  if ! pip_after_torch install --no-index --find-links "$wheels" "$@" 2>/dev/null; then
+    echo "python_env.sh: downloading into $wheels: $*" >&2
+    "${pip[@]}" download --dest "$wheels" "$@"
+    pip_after_torch install --no-index --find-links "$wheels" "$@"
+  fi
+}
 
 installed_torch=$("$py" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null || true)
 if [ "$installed_torch" != "$torch_version" ]; then
   echo "python_env.sh: installing torch==$torch_version (no CUDA dependencies yet)" >&2
-  "${pip[@]}" install --no-deps "torch==$torch_version"
+  pip_install --no-deps "torch==$torch_version"
   # torch's own pure-Python dependencies (import torch needs them; the C++ build does not).
-  pip_after_torch install filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5"
+  pip_install filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5"
 fi
-pip_after_torch install -r "$root/scripts/requirements.txt"
+pip_install -r "$root/scripts/requirements.txt"
 
 # The NVIDIA wheel (at torch 2.11.0's pinned version) that provides each library torch links.
 declare -A wheel_of=(
@@ -63,11 +75,11 @@ for library in $(ldd "$torch_lib/libtorch_cuda.so" "$torch_lib/libtorch_cuda_lin
 done
 if [ ${#unknown[@]} -gt 0 ]; then
   echo "python_env.sh: libraries with no known wheel (${unknown[*]}): installing torch's full dependency set" >&2
-  "${pip[@]}" install "torch==$torch_version"
+  pip_install "torch==$torch_version"
 elif [ ${#missing_wheels[@]} -gt 0 ]; then
   readarray -t missing_wheels < <(printf '%s\n' "${missing_wheels[@]}" | sort -u)
   echo "python_env.sh: installing the NVIDIA wheels of libraries this machine lacks: ${missing_wheels[*]}" >&2
-  pip_after_torch install --no-deps "${missing_wheels[@]}"
+  pip_install --no-deps "${missing_wheels[@]}"
 fi
 still=$(ldd "$torch_lib/libtorch_cuda.so" | awk '/not found/ {print $1}' | tr '\n' ' ')
 if [ -n "$still" ]; then

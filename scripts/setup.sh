@@ -2,7 +2,7 @@
 # Installs every dependency of clinfm, then configures and builds the release tree in
 # build/release. C++ libraries come from Debian 12's apt repositories (only what is missing);
 # LibTorch 2.11 (CUDA 13.0 build) and the Python packages of the tests come from PyPI into the
-# project's virtual environment .venv (scripts/python_env.sh; pip's cache makes a second setup
+# project's virtual environment .venv (scripts/python_env.sh; its wheel folder ~/.cache/clinfm/wheels makes a second setup
 # on the same machine download nothing). Safe to run again: a second run installs nothing and
 # rebuilds only what changed.
 #   scripts/setup.sh            install + configure + build
