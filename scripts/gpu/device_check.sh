@@ -6,7 +6,7 @@
 # whole stays under CLINFM_CHECK_BUDGET seconds (default 540, inside the tool's 600):
 #   1. machine facts (OS, glibc, GPU, torch, nvcc, cmake, ninja);
 #   2. unpack .gpu-debs into /tmp/prefix, verify the prefix (mpirun, a CMake project);
-#   3. bench/gpu/train_eager.py: eager PyTorch base and large at seq 1024, bf16, with the measured
+#   3. bench/gpu/train_eager.py: eager PyTorch base and large at seq 1024, vocabulary 16,000, bf16, with the measured
 #      bf16 matmul peak (first: it needs no build, and is the number most worth having);
 #   4. configure + build (Release, -j16) only the targets needed: clinfm, train_throughput and the
 #      GPU/CUDA/NCCL test targets;
@@ -64,7 +64,7 @@ tail -4 "$OUT/setup.log" | sed 's/^/    /' | tee -a "$summary"
 say "== 3. eager PyTorch bench"
 # shellcheck disable=SC2086
 PYTHONUNBUFFERED=1 bounded 150 "${PYTHON:-python3}" bench/gpu/train_eager.py \
-  ${CLINFM_CHECK_EAGER_ARGS:---presets base,large --seq 1024 --batch 16 --steps 20 --warmup 5} \
+  ${CLINFM_CHECK_EAGER_ARGS:---presets base,large --seq 1024 --batch 16 --steps 20 --warmup 5 --vocab 16000} \
   --json-out "$OUT/eager.json" >"$OUT/eager.log" 2>&1
 note $? "train_eager.py base,large seq 1024 (eager.log, eager.json)"
 grep -E '^(torch|\|)' "$OUT/eager.log" | tee -a "$summary"
@@ -103,7 +103,7 @@ bin=$build/bin/train_throughput
 if [ -x "$bin" ] && grep -q -- '--device' bench/train_throughput.cpp; then
   : >"$OUT/clinfm_bench.log"
   for preset in base large; do
-    (source "$prefix/env.sh" && bounded 120 "$bin" --preset "$preset" --batch 16 --seq 1024 --steps 20 --warmup 5 \
+    (source "$prefix/env.sh" && bounded 120 "$bin" --preset "$preset" --batch 16 --seq 1024 --steps 20 --warmup 5 --vocab 16000 \
       --device cuda --precision bf16) >>"$OUT/clinfm_bench.log" 2>&1
     note $? "train_throughput $preset (clinfm_bench.log)"
   done
