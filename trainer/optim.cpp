@@ -30,8 +30,14 @@ AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_par
 }
 
 void AdamW::step(double lr) {
-  if (fused_) return fused_step(lr);
+  const auto options = torch::TensorOptions().dtype(torch::kBool);
+  step(lr, torch::ones({}, params_.empty() ? options : options.device(params_.front().param.device())));
+}
+
+void AdamW::step(double lr, const torch::Tensor& apply) {
+  if (fused_) return fused_step(lr, apply);
   torch::NoGradGuard no_grad;
+  if (!apply.item<bool>()) return;  // per tensor: a CPU path, where reading the flag costs nothing
   ++steps_;
   const double beta1 = config_.beta1, beta2 = config_.beta2;
   const double bias_correction1 = 1.0 - std::pow(beta1, double(steps_));
@@ -49,14 +55,17 @@ void AdamW::step(double lr) {
   }
 }
 
-// Two calls of ATen's fused kernel, one per weight-decay group. The kernel reads the step count
-// from a float tensor on the parameters' device (torch.optim.AdamW(fused=True) keeps one per
-// parameter; all of ours agree, so one tensor serves the list).
-void AdamW::fused_step(double lr) {
+// Two calls of ATen's fused kernel, one per weight-decay group. The step count lives on the
+// device and counts only applied updates (torch.optim.AdamW(fused=True) with a GradScaler adds
+// found_inf back; here it is incremented by `apply`), so a skipped step needs no host decision.
+void AdamW::fused_step(double lr, const torch::Tensor& apply) {
   torch::NoGradGuard no_grad;
-  ++steps_;
+  if (params_.empty()) return;
+  if (!fused_steps_.defined()) set_steps(steps_);
+  fused_steps_.add_(apply.to(torch::kFloat32));
+  const torch::Tensor found_inf = apply.logical_not().to(torch::kFloat32);
   for (const bool decay : {true, false}) {
-    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs;
     for (auto& p : params_) {
       if (p.decay != decay || !p.param.grad().defined()) continue;
       params.push_back(p.param);
@@ -64,14 +73,31 @@ void AdamW::fused_step(double lr) {
       exp_avgs.push_back(p.exp_avg);
       exp_avg_sqs.push_back(p.exp_avg_sq);
     }
-    if (params.empty()) continue;
-    const torch::Tensor step =
-        torch::full({}, double(steps_), params.front().options().dtype(torch::kFloat32));
-    steps.assign(params.size(), step);
-    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
-                      config_.beta2, decay ? config_.weight_decay : 0.0, config_.eps, /*amsgrad=*/false,
-                      /*maximize=*/false);
+    fused_adamw_update(params, grads, exp_avgs, exp_avg_sqs, fused_steps_, lr,
+                       decay ? config_.weight_decay : 0.0, config_, found_inf);
   }
+}
+
+int64_t AdamW::steps() const {
+  return fused_ && fused_steps_.defined() ? int64_t(fused_steps_.item<float>()) : steps_;
+}
+
+void AdamW::set_steps(int64_t steps) {
+  steps_ = steps;
+  if (!fused_ || params_.empty()) return;
+  fused_steps_ = torch::full({}, double(steps), params_.front().param.options().dtype(torch::kFloat32));
+}
+
+void fused_adamw_update(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+                        const std::vector<torch::Tensor>& exp_avgs, const std::vector<torch::Tensor>& exp_avg_sqs,
+                        const torch::Tensor& step, double lr, double weight_decay, const OptimConfig& config,
+                        const torch::Tensor& found_inf) {
+  if (params.empty()) return;
+  // The kernel reads one step tensor per parameter; ours all count the same updates.
+  const std::vector<torch::Tensor> steps(params.size(), step);
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, lr, config.beta1,
+                    config.beta2, weight_decay, config.eps, /*amsgrad=*/false, /*maximize=*/false,
+                    /*grad_scale=*/std::nullopt, found_inf);
 }
 
 void AdamW::zero_grad() {
@@ -88,19 +114,29 @@ double learning_rate(int64_t step, const OptimConfig& c, int64_t max_steps) {
 }
 
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  return clip_grad_norm_on_device(params, max_norm).item<double>();
+}
+
+torch::Tensor clip_grad_norm_on_device(const std::vector<torch::Tensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
-  for (const auto& p : params)
-    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
-  if (norms.empty()) return 0.0;
-  const double total = torch::stack(norms).norm(2).item<double>();
-  if (max_norm > 0) {
-    const double coef = max_norm / (total + 1e-6);
-    if (coef < 1.0)
-      for (const auto& p : params)
-        if (p.grad().defined()) p.grad().mul_(coef);
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    grads.push_back(p.grad());
+    norms.push_back(p.grad().norm(2));
   }
+  if (norms.empty()) return torch::zeros({}, torch::kFloat64);
+  const torch::Tensor total = torch::stack(norms).norm(2).to(torch::kFloat64);
+  scale_to_max_norm(grads, total, max_norm);
   return total;
+}
+
+void scale_to_max_norm(const std::vector<torch::Tensor>& grads, const torch::Tensor& norm, double max_norm) {
+  if (max_norm <= 0) return;
+  // In float64, then applied as a float32 factor: the arithmetic of the host version this
+  // replaced (a double coefficient), and exactly 1.0 when the norm is within max_norm.
+  const torch::Tensor coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);
+  for (const auto& grad : grads) grad.mul_(coef);
 }
 
 }  // namespace clinfm

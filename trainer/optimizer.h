@@ -6,8 +6,8 @@
 //   - Zero1AdamW (trainer/zero1.h): the state is sharded over ranks; reduce-scatter, sharded
 //     AdamW, all-gather.
 // make_optimizer() picks one from the config. Per step the trainer calls begin_micro_step()
-// before each backward, finish_backward() after the last one, and step() unless the loss was
-// not finite. The state of an optimizer is a range of the flat optimizer vector (every
+// before each backward, finish_backward() after the last one, and step(). What step() decides
+// (clip, skip) it decides on the parameters' device: a GPU step needs no host synchronisation. The state of an optimizer is a range of the flat optimizer vector (every
 // trainable parameter flattened in optimizer order, trainer/checkpoint/state_io.h): the whole
 // vector when replicated, this rank's shard with ZeRO-1.
 // What it does not do: zero the gradients (the trainer sets them to none before a step), or
@@ -39,13 +39,16 @@ class Optimizer {
   // replicated optimizer waits for its buckets). Returns the milliseconds spent waiting.
   virtual double finish_backward() = 0;
   // Sums the gradients over ranks (where finish_backward has not), clips them to `max_norm` by
-  // their global norm and updates the parameters with learning rate `lr`. Returns the global
-  // gradient norm before clipping; when it is not finite (the same on every rank) nothing was
-  // updated.
-  virtual double step(double lr, double max_norm) = 0;
+  // their global norm and updates the parameters with learning rate `lr`, unless `loss_finite`
+  // (a bool scalar on the parameters' device, the same on every rank) is false or the norm is
+  // not finite. Returns the global gradient norm before clipping as a float64 scalar on the
+  // device, NaN when the loss was not finite: the update was skipped exactly when it is not
+  // finite.
+  virtual torch::Tensor step(double lr, double max_norm, const torch::Tensor& loss_finite) = 0;
   // Milliseconds of the last step waiting for communication that was not overlapped.
   virtual double comm_wait_ms() const = 0;
-  // Updates applied so far (AdamW's bias correction counts them).
+  // Updates applied so far (AdamW's bias correction counts them; read from the device when
+  // counted there).
   virtual int64_t updates() const = 0;
   // Whether each rank keeps only its shard of the state (one checkpoint file per rank) or
   // every rank the whole of it (rank 0 writes it).

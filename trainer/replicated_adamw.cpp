@@ -1,6 +1,7 @@
 #include "trainer/replicated_adamw.h"
 
 #include <cmath>
+#include <limits>
 
 #include "trainer/zero1.h"
 
@@ -43,10 +44,10 @@ double ReplicatedAdamW::finish_backward() {
   return comm_wait_ms_;
 }
 
-double ReplicatedAdamW::step(double lr, double max_norm) {
-  const double grad_norm = clip_grad_norm(params_, max_norm);
-  if (std::isfinite(grad_norm)) adamw_.step(lr);
-  return grad_norm;
+torch::Tensor ReplicatedAdamW::step(double lr, double max_norm, const torch::Tensor& loss_finite) {
+  const torch::Tensor norm = clip_grad_norm_on_device(params_, max_norm);
+  adamw_.step(lr, loss_finite.logical_and(norm.isfinite()));
+  return torch::where(loss_finite, norm, std::numeric_limits<double>::quiet_NaN());
 }
 
 OptimizerRange ReplicatedAdamW::state() const {

@@ -19,7 +19,7 @@ class ReplicatedAdamW final : public Optimizer {
   ReplicatedAdamW(const NamedParameters& named_params, const Config& config, Communicator& comm);
   void begin_micro_step(bool final_micro_step) override;
   double finish_backward() override;
-  double step(double lr, double max_norm) override;
+  torch::Tensor step(double lr, double max_norm, const torch::Tensor& loss_finite) override;
   double comm_wait_ms() const override { return comm_wait_ms_; }
   int64_t updates() const override { return adamw_.steps(); }
   bool sharded() const override { return false; }

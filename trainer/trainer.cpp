@@ -186,7 +186,7 @@ LoaderOptions Trainer::loader_options(const std::string& split) const {
 }
 
 StepResult Trainer::run() {
-  StepResult last;
+  last_read_ = StepResult{};
   last_validation_ = ValidationResult{};
   preempted_ = false;
   run_positions_ = run_padded_positions_ = 0;
@@ -195,16 +195,18 @@ StepResult Trainer::run() {
              config_.train.max_steps);
   for (int64_t step = start_step_; step < config_.train.max_steps; ++step) {
     const auto started = Clock::now();
-    last = train_step(step);
-    const double step_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    apply_bad_step_policy(step + 1, last);
+    StepResult result = train_step(step);
+    result.step = step + 1;
+    result.step_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    result.data_wait_ms = loader_->last_wait_ms();
+    pending_.push_back(std::move(result));
+    if (is_log_step(step + 1)) read_steps();  // the bad-step policy, metrics.jsonl, the console line
     check_parameters_agree(step + 1);
-    report_progress(step + 1, last, step_ms);
     validate_if_due(step + 1);
-    if (at_step_boundary(step + 1)) return last;  // preempted, after a checkpoint
+    if (at_step_boundary(step + 1)) return last_read_;  // preempted, after a checkpoint
   }
   finish_run();
-  return last;
+  return last_read_;
 }
 
 StepResult Trainer::train_step(int64_t step) {
@@ -215,9 +217,10 @@ StepResult Trainer::train_step(int64_t step) {
   // micro-batches and ranks are the gradient of the global mean loss.
   const double global_targets = std::max<int64_t>(1, result.targets);
   for (auto& param : params_) param.mutable_grad() = torch::Tensor();  // set_to_none
-  // Token and time NLL sums, accumulated where the model runs: no host synchronisation per
-  // micro-batch (one copy to the host per step, for the loss and the skip decision).
-  torch::Tensor nll_device = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  // Token and time NLL sums, accumulated where the model runs. Nothing of the step is read back
+  // to the host here: the skip decision is taken on the device (the optimizer's step), and
+  // read_steps() copies the values of the steps since the last read at once.
+  torch::Tensor nll = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   for (size_t index = 0; index < micro_batches.size(); ++index) {
     const ModelBatch batch = to_device(micro_batches[index]);
     LossSums sums = forward_loss_sums(batch);
@@ -225,26 +228,21 @@ StepResult Trainer::train_step(int64_t step) {
     const torch::Tensor loss = weighted_loss(config_.model, sums.token_nll, sums.time_nll) / global_targets;
     optimizer_->begin_micro_step(index + 1 == micro_batches.size());
     loss.backward();
-    nll_device += torch::stack({sums.token_nll.detach(), sums.time_nll.detach()}).to(torch::kFloat64);
+    nll += torch::stack({sums.token_nll.detach(), sums.time_nll.detach()}).to(torch::kFloat64);
   }
-  const torch::Tensor nll_host = nll_device.cpu();
-  std::vector<double> nll_sums = {nll_host[0].item<double>(), nll_host[1].item<double>()};  // token, time
   result.comm_wait_ms = optimizer_->finish_backward();
-  control_->sum_scalars(nll_sums);
-  result.token_loss = nll_sums[0] / global_targets;
-  result.time_loss = nll_sums[1] / global_targets;
-  result.loss = weighted_loss(config_.model, result.token_loss, result.time_loss);
-  result.lr = learning_rate(step, config_.optim, config_.train.max_steps);
-  // The loss sums and (once reduced) the gradients are the same on every rank, so every rank
-  // takes the same decision to skip.
-  if (!std::isfinite(result.loss)) {
-    result.skipped = true;
-    result.grad_norm = std::numeric_limits<double>::quiet_NaN();
-    return result;
+  if (comm_->size() > 1) {
+    // Summed as float32, as the loss sums always have been over ranks; a world of one keeps
+    // its doubles. The same sums on every rank: every rank takes the same decision to skip.
+    torch::Tensor sums = nll.to(torch::kFloat32);
+    comm_->all_reduce(sums, ReduceOp::kSum);
+    nll = sums.to(torch::kFloat64);
   }
-  result.grad_norm = optimizer_->step(result.lr, config_.optim.grad_clip);
+  const torch::Tensor loss_finite = weighted_loss(config_.model, nll[0], nll[1]).isfinite();
+  result.lr = learning_rate(step, config_.optim, config_.train.max_steps);
+  const torch::Tensor grad_norm = optimizer_->step(result.lr, config_.optim.grad_clip, loss_finite);
   result.comm_wait_ms = optimizer_->comm_wait_ms();
-  result.skipped = !std::isfinite(result.grad_norm);
+  result.device_values = torch::cat({nll, grad_norm.reshape({1}).to(nll.device())});
   return result;
 }
 

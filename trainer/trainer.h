@@ -4,12 +4,16 @@
 // normalised by the number of targets in the whole global batch, so gradients summed over
 // micro-batches and ranks are exactly the gradient of the global mean loss; then the optimizer
 // (replicated AdamW or ZeRO-1, one interface) reduces, clips and updates.
-// After each step run() calls, in order: the bad-step policy (a step whose loss or gradient norm
-// is NaN/Inf, the same on every rank, was skipped: counted, and train.max_consecutive_bad_steps
-// in a row stop the run), the cross-rank parameter checksum, the progress report (metrics.jsonl
-// and the console line), validation (the loss on the tuning split every train.validation_every
-// steps), and the step boundary (the ranks agree on preemption, an asynchronous checkpoint is
-// published, a checkpoint is written every checkpoint.every steps, at the end, and on preemption).
+// A step takes no host synchronisation: its loss sums and gradient norm stay on the device,
+// and a step whose loss or gradient norm is NaN/Inf (the same on every rank) is skipped there.
+// At log steps (log.every, the first, the last), before validation and checkpoints, read_steps()
+// reads the steps done since the last read in one copy and, for each in order, applies the
+// bad-step policy (skipped steps are counted; train.max_consecutive_bad_steps in a row stop the
+// run) and writes its metrics.jsonl line, then the console line. After each step run() also
+// calls the cross-rank parameter checksum, validation (the loss on the tuning split every
+// train.validation_every steps), and the step boundary (the ranks agree on preemption, an
+// asynchronous checkpoint is published, a checkpoint is written every checkpoint.every steps,
+// at the end, and on preemption).
 // A Trainer built with a resume mode restores the whole training state first.
 // The file is split by concern: trainer.cpp (set-up, the loop, the step), trainer_parts.cpp (what
 // run() calls after each step), trainer_validation.cpp, trainer_checkpoint.cpp.
@@ -43,11 +47,20 @@ struct ValidationResult {
   int64_t targets = 0;
 };
 
+// One training step. train_step() fills the host fields it knows and leaves the loss sums and
+// the gradient norm on the device (device_values); read_steps() reads them (at log steps, before
+// validation and checkpoints, at the end) and fills loss, token_loss, time_loss, grad_norm and
+// skipped.
 struct StepResult {
+  int64_t step = 0;  // 1-based: the number of steps done
   double loss = 0, token_loss = 0, time_loss = 0, grad_norm = 0, lr = 0;
-  double comm_wait_ms = 0;  // time waiting for gradient communication after backward (exposed)
+  double comm_wait_ms = 0;  // host time waiting for gradient communication after backward
+  double data_wait_ms = 0;  // host time waiting for the loader
+  // Host time of the step; once read, with its share of the wait for the device's backlog.
+  double step_ms = 0;
   int64_t targets = 0, positions = 0, padded_positions = 0;
   bool skipped = false;  // NaN/Inf loss or gradient: no update was applied
+  torch::Tensor device_values;  // float64 [token NLL sum, time NLL sum, gradient norm], until read
 };
 
 class Trainer {
@@ -55,7 +68,7 @@ class Trainer {
   // `resume`: none | auto | latest | PATH (trainer/checkpoint/layout.h, choose_checkpoint).
   explicit Trainer(const ResolvedConfig& resolved, const std::string& resume = "none");
   ~Trainer();
-  // Trains to train.max_steps; returns the last step's result.
+  // Trains to train.max_steps; returns the last step's result (read).
   StepResult run();
   // Loss and next-event accuracy on train.validation_batches batches of the tuning split (the
   // same batches at every validation).
@@ -83,9 +96,11 @@ class Trainer {
   ModelBatch to_device(const HostBatch& batch) const;
   LossSums forward_loss_sums(const ModelBatch& batch);
   // trainer_parts.cpp: what run() calls after each step (`step` is 1-based there).
-  void apply_bad_step_policy(int64_t step, const StepResult& result);
+  bool is_log_step(int64_t step) const;
+  void read_steps();
+  void apply_bad_step_policy(const StepResult& result);
   void check_parameters_agree(int64_t step);
-  void report_progress(int64_t step, const StepResult& result, double step_ms);
+  void report_progress(const StepResult& result);
   void validate_if_due(int64_t step);
   bool at_step_boundary(int64_t step);  // true when preempted (a checkpoint is written)
   void finish_run();
@@ -119,6 +134,8 @@ class Trainer {
   LossHook loss_hook_;
   torch::Device device_{torch::kCPU};
   ValidationResult last_validation_;
+  std::vector<StepResult> pending_;  // steps whose device values are not read yet
+  StepResult last_read_;
   int64_t start_step_ = 0, skipped_steps_ = 0, consecutive_bad_steps_ = 0, last_checkpoint_step_ = -1;
   int64_t run_positions_ = 0, run_padded_positions_ = 0;  // since run() started
   bool preempted_ = false;

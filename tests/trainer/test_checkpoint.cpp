@@ -148,8 +148,9 @@ TEST(GeneratorStates, RngFileRoundTripsWithAndWithoutACudaState) {
   }
   // A file written on the CPU, resumed on a GPU: the caller is told to reseed the CUDA stream
   // (only checkable where a GPU exists; the CPU part is restored either way).
-  if (torch::cuda::is_available())
+  if (torch::cuda::is_available()) {
     EXPECT_FALSE(set_generator_states(read_cpu, torch::Device(torch::kCUDA, 0)));
+  }
 
   write_file_atomic(dir + "/rng_bad", "not an archive");
   try {

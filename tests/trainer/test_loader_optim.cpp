@@ -13,7 +13,10 @@
 #include "data/prep.h"
 #include "data/sampler.h"
 #include "data/vocab.h"
+#include "trainer/comm/communicator.h"
 #include "trainer/optim.h"
+#include "trainer/replicated_adamw.h"
+#include "trainer/zero1.h"
 
 namespace clinfm {
 namespace {
@@ -201,6 +204,142 @@ TEST(Optim, FusedAdamWMatchesThePerTensorPath) {
   EXPECT_TRUE(torch::equal(fused_params[3].second, init[3].second));  // no gradient: untouched
   EXPECT_FALSE(torch::equal(fused_params[0].second, init[0].second));
   EXPECT_EQ(fused.steps(), 6);
+}
+
+// Parameters of both weight-decay groups, one without a gradient, for the tests below.
+NamedParameters optimizer_test_parameters() {
+  torch::manual_seed(11);
+  return {{"blocks.0.mlp.fc.weight", torch::randn({8, 5}).set_requires_grad(true)},
+          {"blocks.0.attn_norm.weight", torch::randn({5}).set_requires_grad(true)},
+          {"token_embedding.weight", torch::randn({7, 5}).set_requires_grad(true)},
+          {"blocks.0.mlp.proj.weight", torch::randn({5, 8}).set_requires_grad(true)},
+          {"time_head.bias", torch::randn({3}).set_requires_grad(true)}};  // no decay; no gradient below
+}
+
+NamedParameters clone_parameters(const NamedParameters& params) {
+  NamedParameters out;
+  for (const auto& [name, value] : params) out.emplace_back(name, value.detach().clone().set_requires_grad(true));
+  return out;
+}
+
+// Gradients of a fixed quadratic loss (step-dependent), none for the last parameter; `scale`
+// multiplies them (NaN: a bad step).
+void set_gradients(NamedParameters& params, int step, double scale = 1.0) {
+  for (size_t index = 0; index + 1 < params.size(); ++index) {
+    torch::Tensor& param = params[index].second;
+    param.mutable_grad() = (param.detach() * (0.3 + 0.1 * double(step + int(index))) + 0.05) * scale;
+  }
+  params.back().second.mutable_grad() = torch::Tensor();
+}
+
+torch::Tensor flag(bool value) { return torch::full({}, value, torch::kBool); }
+
+// A skipped update (decided by a flag on the device) changes nothing: parameters, moments and
+// the update count, for both kernels; the next update is the first one.
+TEST(Optim, SkippedUpdateChangesNothingInEitherKernel) {
+  OptimConfig config;
+  config.weight_decay = 0.1;
+  for (const AdamWKernel kernel : {AdamWKernel::kPerTensor, AdamWKernel::kFused}) {
+    NamedParameters skipped = optimizer_test_parameters(), fresh = clone_parameters(skipped);
+    const NamedParameters initial = clone_parameters(skipped);
+    AdamW adamw(skipped, config, kernel), reference(fresh, config, kernel);
+    set_gradients(skipped, 0);
+    adamw.step(1e-2, flag(false));
+    EXPECT_EQ(adamw.steps(), 0);
+    for (size_t index = 0; index < skipped.size(); ++index) {
+      EXPECT_TRUE(torch::equal(skipped[index].second, initial[index].second)) << skipped[index].first;
+      EXPECT_EQ(adamw.params()[index].exp_avg.abs().sum().item<double>(), 0.0);
+    }
+    set_gradients(skipped, 1);
+    set_gradients(fresh, 1);
+    adamw.step(1e-2, flag(true));
+    reference.step(1e-2);
+    EXPECT_EQ(adamw.steps(), 1);
+    for (size_t index = 0; index < skipped.size(); ++index)
+      EXPECT_TRUE(torch::equal(skipped[index].second, fresh[index].second)) << skipped[index].first;
+  }
+}
+
+// The device-side clipping returns the norm the host version returns and scales the same way:
+// bitwise, both when clipping and when within max_norm (a factor of exactly 1).
+TEST(Optim, ClipOnDeviceIsTheHostArithmetic) {
+  for (const double max_norm : {0.5, 1e6}) {
+    NamedParameters a = optimizer_test_parameters(), b = clone_parameters(a);
+    set_gradients(a, 2);
+    set_gradients(b, 2);
+    std::vector<torch::Tensor> pa, pb;
+    for (auto& [name, value] : a) pa.push_back(value);
+    for (auto& [name, value] : b) pb.push_back(value);
+    const std::vector<torch::Tensor> before = {pa[0].grad().clone()};
+    const double host = clip_grad_norm(pa, max_norm);
+    const torch::Tensor device = clip_grad_norm_on_device(pb, max_norm);
+    EXPECT_EQ(device.scalar_type(), torch::kFloat64);
+    EXPECT_EQ(device.item<double>(), host);
+    for (size_t index = 0; index + 1 < pa.size(); ++index) EXPECT_TRUE(torch::equal(pa[index].grad(), pb[index].grad()));
+    EXPECT_EQ(torch::equal(pa[0].grad(), before[0]), max_norm > host) << "max_norm " << max_norm;
+  }
+}
+
+// ZeRO-1's fused path (the CUDA default: ATen's kernel over views of the shard, one list per
+// decay group, the skip decided on the device) against its per-element path (AdamW's
+// arithmetic), in a world of one where the shard is the whole vector; and the optimizer
+// interface's skips: a NaN gradient and a loss reported not finite.
+TEST(Optim, ZeroOneFusedMatchesPerElementAndSkipsOnTheDevice) {
+  OptimConfig config;
+  config.weight_decay = 0.1;
+  auto comm = make_local_communicator();
+  NamedParameters per_element_params = optimizer_test_parameters(), fused_params = clone_parameters(per_element_params);
+  const NamedParameters initial = clone_parameters(per_element_params);
+  Zero1AdamW per_element(per_element_params, config, *comm, AdamWKernel::kPerTensor);
+  Zero1AdamW fused(fused_params, config, *comm, AdamWKernel::kFused);
+  EXPECT_FALSE(per_element.fused());
+  EXPECT_TRUE(fused.fused());
+  for (int step = 0; step < 7; ++step) {
+    const bool nan_gradient = step == 2, loss_not_finite = step == 4;
+    for (auto* params : {&per_element_params, &fused_params})
+      set_gradients(*params, step, nan_gradient ? std::numeric_limits<double>::quiet_NaN() : 1.0);
+    const torch::Tensor a = per_element.step(1e-2, 1.0, flag(!loss_not_finite));
+    const torch::Tensor b = fused.step(1e-2, 1.0, flag(!loss_not_finite));
+    EXPECT_EQ(std::isfinite(a.item<double>()), !nan_gradient && !loss_not_finite) << "step " << step;
+    EXPECT_EQ(std::isfinite(b.item<double>()), !nan_gradient && !loss_not_finite) << "step " << step;
+    if (!nan_gradient && !loss_not_finite) {
+      EXPECT_NEAR(a.item<double>(), b.item<double>(), 1e-12 * a.item<double>());
+    }
+  }
+  EXPECT_EQ(per_element.updates(), 5);
+  EXPECT_EQ(fused.updates(), 5);
+  for (size_t index = 0; index < initial.size(); ++index) {
+    const torch::Tensor& expected = per_element_params[index].second;
+    const torch::Tensor& actual = fused_params[index].second;
+    EXPECT_TRUE(torch::allclose(actual, expected, 1e-5, 1e-6))
+        << per_element_params[index].first << ": max difference " << (actual - expected).abs().max().item<double>();
+  }
+  EXPECT_TRUE(torch::allclose(fused.exp_avg_sq(), per_element.exp_avg_sq(), 1e-5, 1e-9));
+  EXPECT_TRUE(torch::equal(fused_params[4].second, initial[4].second));  // zero gradient (ZeRO-1 fills a missing one), no decay: untouched
+  EXPECT_FALSE(torch::equal(fused_params[0].second, initial[0].second));
+  // The update count survives a state round trip on the device counter.
+  Zero1AdamW restored(clone_parameters(initial), config, *comm, AdamWKernel::kFused);
+  restored.load_state(fused.state());
+  EXPECT_EQ(restored.updates(), 5);
+}
+
+// The replicated optimizer reports NaN for a step whose loss was not finite and leaves the
+// parameters as they were.
+TEST(Optim, ReplicatedStepSkipsWhenTheLossIsNotFinite) {
+  Config config;
+  auto comm = make_local_communicator();
+  NamedParameters params = optimizer_test_parameters();
+  const NamedParameters initial = clone_parameters(params);
+  ReplicatedAdamW optimizer(params, config, *comm);
+  set_gradients(params, 0);
+  const torch::Tensor norm = optimizer.step(1e-2, 1.0, flag(false));
+  EXPECT_TRUE(std::isnan(norm.item<double>()));
+  EXPECT_EQ(optimizer.updates(), 0);
+  for (size_t index = 0; index < params.size(); ++index) EXPECT_TRUE(torch::equal(params[index].second, initial[index].second));
+  set_gradients(params, 1);
+  EXPECT_GT(optimizer.step(1e-2, 1.0, flag(true)).item<double>(), 0.0);
+  EXPECT_EQ(optimizer.updates(), 1);
+  EXPECT_FALSE(torch::equal(params[0].second, initial[0].second));
 }
 
 }  // namespace
