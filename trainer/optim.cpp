@@ -89,9 +89,9 @@ void AdamW::set_steps(int64_t steps) {
 }
 
 void fused_adamw_update(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
-                        const std::vector<torch::Tensor>& exp_avgs, const std::vector<torch::Tensor>& exp_avg_sqs,
-                        const torch::Tensor& step, double lr, double weight_decay, const OptimConfig& config,
-                        const torch::Tensor& found_inf) {
+                        const std::vector<torch::Tensor>& exp_avgs,
+                        const std::vector<torch::Tensor>& exp_avg_sqs, const torch::Tensor& step, double lr,
+                        double weight_decay, const OptimConfig& config, const torch::Tensor& found_inf) {
   if (params.empty()) return;
   // The kernel reads one step tensor per parameter; ours all count the same updates.
   const std::vector<torch::Tensor> steps(params.size(), step);

@@ -64,9 +64,9 @@ class AdamW {
 // ATen's fused AdamW update over lists of tensors with one weight decay, skipped on the device
 // when `found_inf` (float32 scalar, 0 or 1) is 1. `step` counts the updates including this one.
 void fused_adamw_update(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
-                        const std::vector<torch::Tensor>& exp_avgs, const std::vector<torch::Tensor>& exp_avg_sqs,
-                        const torch::Tensor& step, double lr, double weight_decay, const OptimConfig& config,
-                        const torch::Tensor& found_inf);
+                        const std::vector<torch::Tensor>& exp_avgs,
+                        const std::vector<torch::Tensor>& exp_avg_sqs, const torch::Tensor& step, double lr,
+                        double weight_decay, const OptimConfig& config, const torch::Tensor& found_inf);
 
 // Learning rate of the update with 0-based index `step`.
 double learning_rate(int64_t step, const OptimConfig& config, int64_t max_steps);

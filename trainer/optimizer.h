@@ -7,9 +7,9 @@
 //     AdamW, all-gather.
 // make_optimizer() picks one from the config. Per step the trainer calls begin_micro_step()
 // before each backward, finish_backward() after the last one, and step(). What step() decides
-// (clip, skip) it decides on the parameters' device: a GPU step needs no host synchronisation. The state of an optimizer is a range of the flat optimizer vector (every
-// trainable parameter flattened in optimizer order, trainer/checkpoint/state_io.h): the whole
-// vector when replicated, this rank's shard with ZeRO-1.
+// (clip, skip) it decides on the parameters' device: a GPU step needs no host synchronisation. The state of
+// an optimizer is a range of the flat optimizer vector (every trainable parameter flattened in optimizer
+// order, trainer/checkpoint/state_io.h): the whole vector when replicated, this rank's shard with ZeRO-1.
 // What it does not do: zero the gradients (the trainer sets them to none before a step), or
 // pick the learning rate (learning_rate() in trainer/optim.h).
 #pragma once

@@ -59,7 +59,7 @@ struct StepResult {
   // Host time of the step; once read, with its share of the wait for the device's backlog.
   double step_ms = 0;
   int64_t targets = 0, positions = 0, padded_positions = 0;
-  bool skipped = false;  // NaN/Inf loss or gradient: no update was applied
+  bool skipped = false;         // NaN/Inf loss or gradient: no update was applied
   torch::Tensor device_values;  // float64 [token NLL sum, time NLL sum, gradient norm], until read
 };
 

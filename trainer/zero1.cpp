@@ -1,7 +1,7 @@
 #include "trainer/zero1.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 

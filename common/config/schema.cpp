@@ -235,7 +235,10 @@ Schema build_schema() {
   section("log", "Console and metrics logging.");
   add(field("log", &Config::log, &LogConfig::level, "level", "Lowest level printed.")
           .one_of({"debug", "info", "warn", "error"}));
-  add(field("log", &Config::log, &LogConfig::every, "every", "Print a training line every N steps.")
+  add(field("log", &Config::log, &LogConfig::every, "every",
+            "Print a training line every N steps; also where the steps' losses are read back from the "
+            "device (their metrics.jsonl lines written, NaN/Inf steps counted): between log steps "
+            "a training step does not wait for the device.")
           .at_least(1));
   add(field("log", &Config::log, &LogConfig::all_ranks, "all_ranks",
             "Print informational lines on every rank, not only rank 0."));

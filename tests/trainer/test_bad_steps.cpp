@@ -40,11 +40,21 @@ class BadSteps : public ::testing::Test {
 
   // Warmup longer than every run here: the first steps' learning rates do not depend on max_steps.
   ResolvedConfig config(const std::string& out, int64_t max_steps, const std::string& extra = "") {
-    std::vector<std::string> overrides = {
-        "data.dataset=" + (dir_ / "ds"), "run.out_dir=" + (dir_ / out), "run.threads=1", "model.preset=tiny",
-        "model.n_layers=1", "data.seq_len=32", fmt::format("train.max_steps={}", max_steps),
-        "train.global_batch_size=4", "train.micro_batch_size=2", "optim.lr=3e-3", "optim.warmup_steps=50",
-        "train.validation_every=0", "train.peak_tflops=1", "checkpoint.every=0", "log.every=5"};
+    std::vector<std::string> overrides = {"data.dataset=" + (dir_ / "ds"),
+                                          "run.out_dir=" + (dir_ / out),
+                                          "run.threads=1",
+                                          "model.preset=tiny",
+                                          "model.n_layers=1",
+                                          "data.seq_len=32",
+                                          fmt::format("train.max_steps={}", max_steps),
+                                          "train.global_batch_size=4",
+                                          "train.micro_batch_size=2",
+                                          "optim.lr=3e-3",
+                                          "optim.warmup_steps=50",
+                                          "train.validation_every=0",
+                                          "train.peak_tflops=1",
+                                          "checkpoint.every=0",
+                                          "log.every=5"};
     if (!extra.empty()) overrides.push_back(extra);
     return resolve_config("", overrides);
   }
@@ -92,7 +102,8 @@ TEST_F(BadSteps, SkippedStepsLeaveNoTraceAndEveryStepHasItsLine) {
   for (size_t index = 0; index < lines.size(); ++index) {
     const bool bad = index >= 2;
     EXPECT_NE(lines[index].find(fmt::format("\"step\": {}", index + 1)), std::string::npos) << lines[index];
-    EXPECT_NE(lines[index].find(bad ? "\"skipped\": 1" : "\"skipped\": 0"), std::string::npos) << lines[index];
+    EXPECT_NE(lines[index].find(bad ? "\"skipped\": 1" : "\"skipped\": 0"), std::string::npos)
+        << lines[index];
     EXPECT_EQ(lines[index].find("\"grad_norm\": null") != std::string::npos, bad) << lines[index];
   }
   EXPECT_NE(lines[3].find("\"skipped_steps\": 2"), std::string::npos) << lines[3];
@@ -121,7 +132,8 @@ TEST_F(BadSteps, TooManyInARowStopWithTheLastBadStepNamed) {
     FAIL() << "three bad steps in a row did not stop the run";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("3 consecutive steps had a NaN/Inf loss or gradient (last: step 4)"), std::string::npos)
+    EXPECT_NE(message.find("3 consecutive steps had a NaN/Inf loss or gradient (last: step 4)"),
+              std::string::npos)
         << message;
   }
   EXPECT_FALSE(fs::exists(dir_ / "stopped/model.pt"));

@@ -218,7 +218,8 @@ NamedParameters optimizer_test_parameters() {
 
 NamedParameters clone_parameters(const NamedParameters& params) {
   NamedParameters out;
-  for (const auto& [name, value] : params) out.emplace_back(name, value.detach().clone().set_requires_grad(true));
+  for (const auto& [name, value] : params)
+    out.emplace_back(name, value.detach().clone().set_requires_grad(true));
   return out;
 }
 
@@ -275,7 +276,8 @@ TEST(Optim, ClipOnDeviceIsTheHostArithmetic) {
     const torch::Tensor device = clip_grad_norm_on_device(pb, max_norm);
     EXPECT_EQ(device.scalar_type(), torch::kFloat64);
     EXPECT_EQ(device.item<double>(), host);
-    for (size_t index = 0; index + 1 < pa.size(); ++index) EXPECT_TRUE(torch::equal(pa[index].grad(), pb[index].grad()));
+    for (size_t index = 0; index + 1 < pa.size(); ++index)
+      EXPECT_TRUE(torch::equal(pa[index].grad(), pb[index].grad()));
     EXPECT_EQ(torch::equal(pa[0].grad(), before[0]), max_norm > host) << "max_norm " << max_norm;
   }
 }
@@ -288,7 +290,8 @@ TEST(Optim, ZeroOneFusedMatchesPerElementAndSkipsOnTheDevice) {
   OptimConfig config;
   config.weight_decay = 0.1;
   auto comm = make_local_communicator();
-  NamedParameters per_element_params = optimizer_test_parameters(), fused_params = clone_parameters(per_element_params);
+  NamedParameters per_element_params = optimizer_test_parameters(),
+                  fused_params = clone_parameters(per_element_params);
   const NamedParameters initial = clone_parameters(per_element_params);
   Zero1AdamW per_element(per_element_params, config, *comm, AdamWKernel::kPerTensor);
   Zero1AdamW fused(fused_params, config, *comm, AdamWKernel::kFused);
@@ -312,10 +315,13 @@ TEST(Optim, ZeroOneFusedMatchesPerElementAndSkipsOnTheDevice) {
     const torch::Tensor& expected = per_element_params[index].second;
     const torch::Tensor& actual = fused_params[index].second;
     EXPECT_TRUE(torch::allclose(actual, expected, 1e-5, 1e-6))
-        << per_element_params[index].first << ": max difference " << (actual - expected).abs().max().item<double>();
+        << per_element_params[index].first << ": max difference "
+        << (actual - expected).abs().max().item<double>();
   }
   EXPECT_TRUE(torch::allclose(fused.exp_avg_sq(), per_element.exp_avg_sq(), 1e-5, 1e-9));
-  EXPECT_TRUE(torch::equal(fused_params[4].second, initial[4].second));  // zero gradient (ZeRO-1 fills a missing one), no decay: untouched
+  EXPECT_TRUE(
+      torch::equal(fused_params[4].second,
+                   initial[4].second));  // zero gradient (ZeRO-1 fills a missing one), no decay: untouched
   EXPECT_FALSE(torch::equal(fused_params[0].second, initial[0].second));
   // The update count survives a state round trip on the device counter.
   Zero1AdamW restored(clone_parameters(initial), config, *comm, AdamWKernel::kFused);
@@ -335,7 +341,8 @@ TEST(Optim, ReplicatedStepSkipsWhenTheLossIsNotFinite) {
   const torch::Tensor norm = optimizer.step(1e-2, 1.0, flag(false));
   EXPECT_TRUE(std::isnan(norm.item<double>()));
   EXPECT_EQ(optimizer.updates(), 0);
-  for (size_t index = 0; index < params.size(); ++index) EXPECT_TRUE(torch::equal(params[index].second, initial[index].second));
+  for (size_t index = 0; index < params.size(); ++index)
+    EXPECT_TRUE(torch::equal(params[index].second, initial[index].second));
   set_gradients(params, 1);
   EXPECT_GT(optimizer.step(1e-2, 1.0, flag(true)).item<double>(), 0.0);
   EXPECT_EQ(optimizer.updates(), 1);
