@@ -231,13 +231,7 @@ StepResult Trainer::train_step(int64_t step) {
     nll += torch::stack({sums.token_nll.detach(), sums.time_nll.detach()}).to(torch::kFloat64);
   }
   result.comm_wait_ms = optimizer_->finish_backward();
-  if (comm_->size() > 1) {
-    // Summed as float32, as the loss sums always have been over ranks; a world of one keeps
-    // its doubles. The same sums on every rank: every rank takes the same decision to skip.
-    torch::Tensor sums = nll.to(torch::kFloat32);
-    comm_->all_reduce(sums, ReduceOp::kSum);
-    nll = sums.to(torch::kFloat64);
-  }
+  comm_->sum_loss_sums(nll);  // the same sums on every rank: every rank takes the same decision to skip
   const torch::Tensor loss_finite = weighted_loss(config_.model, nll[0], nll[1]).isfinite();
   result.lr = learning_rate(step, config_.optim, config_.train.max_steps);
   const torch::Tensor grad_norm = optimizer_->step(result.lr, config_.optim.grad_clip, loss_finite);

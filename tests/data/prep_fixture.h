@@ -12,6 +12,7 @@
 
 #include "common/fs.h"
 #include "data/prep.h"
+#include "data/synth/synth_cohort.h"
 
 namespace clinfm::testing {
 
@@ -19,8 +20,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("clinfm-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" + std::to_string(::getpid()));
+    path_ = std::filesystem::temp_directory_path() / ("clinfm-" + std::string(info->test_suite_name()) + "-" +
+                                                      info->name() + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -48,6 +49,20 @@ inline PrepOptions meds_prep(const std::string& input, const std::string& output
   o.data.split_held_out = 0.2;
   o.partitions = 4;
   return o;
+}
+
+// A synthetic cohort of `patients` (dir/cohort.csv.gz) prepped into dir/ds (salt dir/salt, codes
+// kept from 5 patients on): the data set of the trainer tests. Returns the data set's path.
+inline std::string prep_synthetic_dataset(const TempDir& dir, int64_t patients, uint64_t seed) {
+  SynthOptions synth;
+  synth.patients = patients;
+  synth.seed = seed;
+  synth.out = dir / "cohort.csv.gz";
+  write_synthetic_cohort(synth);
+  PrepOptions prep = meds_prep(dir / "cohort.csv.gz", dir / "ds", dir / "salt");
+  prep.data.min_patients_per_code = 5;
+  run_prep(prep);
+  return dir / "ds";
 }
 
 // Every file under `dir`, as bytes (HDF5 included).

@@ -17,8 +17,6 @@
 #include "../data/prep_fixture.h"
 #include "common/config/resolve.h"
 #include "common/error.h"
-#include "data/prep.h"
-#include "data/synth/synth_cohort.h"
 #include "trainer/trainer.h"
 
 namespace clinfm {
@@ -27,16 +25,7 @@ namespace fs = std::filesystem;
 
 class BadSteps : public ::testing::Test {
  protected:
-  void SetUp() override {
-    SynthOptions synth;
-    synth.patients = 120;
-    synth.seed = 5;
-    synth.out = dir_ / "cohort.csv.gz";
-    write_synthetic_cohort(synth);
-    PrepOptions prep = testing::meds_prep(dir_ / "cohort.csv.gz", dir_ / "ds", dir_ / "salt");
-    prep.data.min_patients_per_code = 5;
-    run_prep(prep);
-  }
+  void SetUp() override { testing::prep_synthetic_dataset(dir_, 120, 5); }
 
   // Warmup longer than every run here: the first steps' learning rates do not depend on max_steps.
   ResolvedConfig config(const std::string& out, int64_t max_steps, const std::string& extra = "") {

@@ -204,14 +204,7 @@ std::map<std::string, torch::Tensor> parameters_of(Trainer& t) {
 TEST_P(ExactResume, ResumedRunIsBitwiseTheUninterruptedRun) {
   const bool async = GetParam();
   testing::TempDir dir;
-  SynthOptions synth;
-  synth.patients = 200;
-  synth.seed = 3;
-  synth.out = dir / "cohort.csv.gz";
-  write_synthetic_cohort(synth);
-  PrepOptions prep = testing::meds_prep(dir / "cohort.csv.gz", dir / "ds", dir / "salt");
-  prep.data.min_patients_per_code = 5;
-  run_prep(prep);
+  testing::prep_synthetic_dataset(dir, 200, 3);
   auto config = [&](const std::string& out) {
     return resolve_config(
         "", {"data.dataset=" + (dir / "ds"), "run.out_dir=" + out, "run.threads=1", "model.preset=tiny",

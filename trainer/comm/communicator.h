@@ -49,8 +49,9 @@ class Communicator {
   // shard_range(total, rank, size).
   virtual void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp op) = 0;
   virtual void barrier() = 0;
-  // Sums a few host scalars (loss sums) over ranks, in place. They travel as float32.
-  virtual void sum_scalars(std::vector<double>& values);
+  // Sums a few float64 values (the step's loss sums, on the communicator's device) over ranks,
+  // in place. They travel as float32; a world of one keeps its doubles unrounded.
+  virtual void sum_loss_sums(torch::Tensor& values);
 };
 
 #ifdef CLINFM_WITH_CUDA

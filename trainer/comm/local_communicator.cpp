@@ -30,12 +30,14 @@ class LocalCommunicator final : public Communicator {
   void broadcast(torch::Tensor&, int root) override {
     CLINFM_CHECK(root == 0, "broadcast from rank {} in a world of one rank", root);
   }
-  void all_gather(const torch::Tensor& input, torch::Tensor& output) override { copy(input, output, "all_gather"); }
+  void all_gather(const torch::Tensor& input, torch::Tensor& output) override {
+    copy(input, output, "all_gather");
+  }
   void reduce_scatter(const torch::Tensor& input, torch::Tensor& output, ReduceOp) override {
     copy(input, output, "reduce_scatter");
   }
   void barrier() override {}
-  void sum_scalars(std::vector<double>&) override {}
+  void sum_loss_sums(torch::Tensor&) override {}
 
  private:
   static void copy(const torch::Tensor& input, torch::Tensor& output, const char* what) {
@@ -49,12 +51,12 @@ class LocalCommunicator final : public Communicator {
 
 std::unique_ptr<Communicator> make_local_communicator() { return std::make_unique<LocalCommunicator>(); }
 
-void Communicator::sum_scalars(std::vector<double>& values) {
+void Communicator::sum_loss_sums(torch::Tensor& values) {
   // Sums travel as float32, as the loss sums always have: a world of one (which overrides
   // this) keeps its doubles unrounded, so its losses are the ones it always logged.
-  auto sums = torch::tensor(values, torch::kFloat64).to(torch::kFloat32);
+  torch::Tensor sums = values.to(torch::kFloat32);
   all_reduce(sums, ReduceOp::kSum);
-  for (size_t i = 0; i < values.size(); ++i) values[i] = sums[int64_t(i)].item<double>();
+  values = sums.to(torch::kFloat64);
 }
 
 }  // namespace clinfm
