@@ -23,6 +23,7 @@ struct TrainOptions {
   std::string config;
   std::vector<std::string> overrides;
   std::string resume = "none";
+  bool overwrite = false;
 };
 
 int train(const TrainOptions& options) {
@@ -32,7 +33,7 @@ int train(const TrainOptions& options) {
   const WorldInfo w = init_distributed(nullptr, nullptr);
   log_info("config {} resolved, hash sha256:{}; {} rank(s)", options.config, config_hash(resolved.config),
            w.world_size);
-  Trainer trainer(resolved, options.resume);
+  Trainer trainer(resolved, options.resume, options.overwrite);
   trainer.set_loss_hook(nan_loss_hook_from_env(w.rank));  // tests only: trainer/fault_injection.h
   trainer.run();
   return 0;  // also after a preemption signal: the checkpoint is saved, a requeue resumes it
@@ -51,6 +52,10 @@ void add_train_command(CLI::App& app, CommandAction* action) {
          "fresh when there is none; latest: the same, but an error when there is none; or a checkpoint "
          "PATH")
       ->default_val("none");
+  cmd->add_flag(
+      "--overwrite", options->overwrite,
+      "Start fresh in a run.out_dir that holds another run: its config.yaml, metrics.jsonl, model.pt "
+      "and checkpoints/ are first moved into RUN/previous-<time>/ (nothing is deleted)");
   cmd->callback([action, options] { *action = [options] { return train(*options); }; });
 }
 

@@ -65,11 +65,21 @@ bool CsvReader::fill() {
   }
   if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
   const int n = gzread(file_, buffer_.data() + end_, static_cast<unsigned>(buffer_.size() - end_));
+  int code = Z_OK;
+  const char* message = n <= 0 ? gzerror(file_, &code) : "";
+  // zlib's Z_BUF_ERROR at the end: the input ended inside a gzip stream. That is a truncated
+  // file, never a short last row: no --on-bad-row setting skips it.
+  if (n <= 0 && code == Z_BUF_ERROR) {
+    throw InputError(
+        fmt::format("{}: truncated: the gzip stream ends early (near line {}, after {} compressed "
+                    "bytes)",
+                    path_, line_, compressed_bytes_read()),
+        "the file was cut short (an interrupted copy or download?): copy it again; `gzip -t` "
+        "checks a .gz file");
+  }
   if (n < 0) {
-    int code = 0;
-    const char* message = gzerror(file_, &code);
-    throw InputError(fmt::format("{}: read error near line {}: {}", path_, line_, message),
-                     "the file may be truncated or not valid gzip");
+    throw InputError(fmt::format("{}: corrupt: read error near line {}: {}", path_, line_, message),
+                     "the file is damaged or not valid gzip; `gzip -t` checks it");
   }
   if (n == 0) {
     eof_ = true;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
@@ -59,7 +60,7 @@ Dataset::Dataset(const std::string& dir) : dir_(dir) {
     for (const auto& s : manifest_.at("shards")) {
       shards_.push_back({s.at("split").get<std::string>(), s.at("file").get<std::string>(),
                          s.at("patients").get<int64_t>(), s.at("events").get<int64_t>(),
-                         s.at("sha256").get<std::string>()});
+                         s.value("bytes", int64_t(-1)), s.at("sha256").get<std::string>()});
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: missing or malformed field: {}", manifest_path, e.what()),
@@ -87,14 +88,42 @@ ShardReader Dataset::open_shard(const ShardEntry& entry) const {
   return reader;
 }
 
-void Dataset::verify_shards() const {
-  for (const auto& s : shards_) {
-    const std::string path = (fs::path(dir_) / s.file).string();
-    if (sha256_hex(read_file(path)) != s.sha256) {
-      throw InputError(fmt::format("{}: SHA-256 does not match the manifest", path),
-                       "the shard is damaged or was replaced; re-run `clinfm prep`");
-    }
+std::string Dataset::check_shard(const ShardEntry& entry) const {
+  const fs::path path = fs::path(dir_) / entry.file;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return "missing or unreadable (" + ec.message() + ")";
+  if (entry.bytes >= 0 && int64_t(size) != entry.bytes)
+    return fmt::format("{} bytes, the manifest says {} (truncated or replaced)", size, entry.bytes);
+  try {
+    if (sha256_file_hex(path.string()) != entry.sha256) return "SHA-256 differs from the manifest (damaged)";
+  } catch (const Error& e) {
+    return e.what();
   }
+  return {};
+}
+
+void Dataset::verify_shards(const std::vector<std::string>& splits) const {
+  std::vector<std::pair<std::string, std::string>> damaged;
+  size_t checked = 0;
+  for (const auto& entry : shards_) {
+    if (!splits.empty() && std::find(splits.begin(), splits.end(), entry.split) == splits.end()) continue;
+    ++checked;
+    const std::string problem = check_shard(entry);
+    if (!problem.empty()) damaged.emplace_back(entry.file, problem);
+  }
+  if (!damaged.empty()) throw_damaged(damaged, checked);
+}
+
+void Dataset::throw_damaged(const std::vector<std::pair<std::string, std::string>>& damaged,
+                            size_t checked) const {
+  std::string listing;
+  for (const auto& [file, problem] : damaged)
+    listing += fmt::format("\n  {}: {}", (fs::path(dir_) / file).string(), problem);
+  throw InputError(fmt::format("data set {}: {} of {} shard(s) checked are damaged:{}", dir_, damaged.size(),
+                               checked, listing),
+                   "restore the data set from a copy, or re-run `clinfm prep` (nothing was trained or "
+                   "evaluated on these bytes)");
 }
 
 }  // namespace clinfm

@@ -27,12 +27,14 @@ const char* sex_name(Sex sex) { return sex == Sex::kFemale ? "F" : sex == Sex::k
 
 nlohmann::json inspect_dataset(const std::string& dir, int top_codes) {
   const Dataset dataset(dir);
+  dataset.verify_shards();  // an InputError naming every damaged shard
   const Vocabulary& vocab = dataset.vocab();
   nlohmann::json out;
   out["dataset"] = dir;
   out["source_format"] = dataset.manifest().at("source").at("format");
   out["created_by"] = dataset.manifest().at("created_by");
   out["vocabulary_size"] = vocab.size();
+  out["shards_verified"] = dataset.shards().size();
   std::vector<int64_t> all_lengths;
   std::vector<int64_t> bin_counts(size_t(vocab.max_value_bins()) + 1, 0);
   int64_t total_events = 0;
@@ -91,9 +93,12 @@ nlohmann::json inspect_dataset(const std::string& dir, int top_codes) {
 }
 
 std::string format_inspection(const nlohmann::json& s) {
-  std::string out = fmt::format("data set {} (source {}, {})\nvocabulary: {} tokens\n\n",
-                                s["dataset"].get<std::string>(), s["source_format"].get<std::string>(),
-                                s["created_by"].get<std::string>(), s["vocabulary_size"].get<int64_t>());
+  std::string out = fmt::format(
+      "data set {} (source {}, {})\nvocabulary: {} tokens; {} shard(s), every one matches the manifest's "
+      "SHA-256\n\n",
+      s["dataset"].get<std::string>(), s["source_format"].get<std::string>(),
+      s["created_by"].get<std::string>(), s["vocabulary_size"].get<int64_t>(),
+      s["shards_verified"].get<int64_t>());
   out += fmt::format("{:<10} {:>10} {:>12} {:>8} {:>8} {:>8}\n", "split", "patients", "events", "median",
                      "p95", "max");
   for (const std::string split : {"train", "tuning", "held_out"}) {
@@ -131,6 +136,7 @@ std::string decode_patient(const std::string& dir, const std::string& key_hex) {
                      "keys are 16 lower-case hex digits, as `clinfm inspect` and eval reports show them");
   }
   const Dataset dataset(dir);
+  dataset.verify_shards();
   for (const auto& entry : dataset.shards()) {
     const ShardReader shard = dataset.open_shard(entry);
     for (int64_t i = 0; i < shard.patients(); ++i) {

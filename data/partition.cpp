@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "common/error.h"
 
 namespace clinfm {
 
@@ -35,7 +36,18 @@ uint64_t PartitionWriter::key_of(std::string_view subject_id) {
   if (subject_id == last_subject_ && !last_subject_.empty()) return last_key_;
   last_subject_.assign(subject_id);
   const auto it = keys_.find(last_subject_);
-  last_key_ = it != keys_.end() ? it->second : (keys_[last_subject_] = subject_key(salt_, subject_id));
+  if (it != keys_.end()) return last_key_ = it->second;
+  last_key_ = test_key_ ? test_key_(subject_id) : subject_key(salt_, subject_id);
+  if (!used_keys_.insert(last_key_).second) {
+    // Raw ids never reach a message or a file: the key and the count say what happened.
+    throw Error(
+        fmt::format("two different subject ids have the same pseudonymous key {:016x} (a 64-bit keyed-hash "
+                    "collision, after {} distinct subjects): prep stops rather than merge their timelines",
+                    last_key_, keys_.size()),
+        "run prep again with another salt (data.salt_file: a new file makes new keys for every patient); "
+        "nothing was written to the output folder");
+  }
+  keys_.emplace(last_subject_, last_key_);
   return last_key_;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "data/deid.h"
@@ -50,6 +51,10 @@ class PartitionWriter : public EventSink {
   const std::vector<std::string>& codes() const { return codes_; }
   int64_t records() const { return records_; }
   int64_t subjects() const { return static_cast<int64_t>(keys_.size()); }
+  // Tests only: keys from `key` instead of the keyed hash, to force a collision of two ids.
+  void set_key_function_for_tests(std::function<uint64_t(std::string_view)> key) {
+    test_key_ = std::move(key);
+  }
 
  private:
   uint64_t key_of(std::string_view subject_id);
@@ -62,6 +67,10 @@ class PartitionWriter : public EventSink {
   std::vector<FILE*> files_;
   std::vector<std::vector<PartitionRecord>> buffers_;
   std::unordered_map<std::string, uint64_t> keys_;  // raw id -> key; memory only, never written
+  // Every key handed out: a 64-bit keyed hash collides with probability ~n^2/2^65, and a
+  // collision would merge two patients' timelines, so a second id with a used key stops prep.
+  std::unordered_set<uint64_t> used_keys_;
+  std::function<uint64_t(std::string_view)> test_key_;
   std::string last_subject_;
   uint64_t last_key_ = 0;
   std::deque<std::string> code_storage_;                     // stable addresses for the views below

@@ -73,18 +73,6 @@ void check_interrupted() {
   if (g_prep_interrupted) throw Error("prep was interrupted", "nothing was written to the output folder");
 }
 
-std::string file_sha256(const std::string& path) {
-  Sha256 hash;
-  FILE* file = std::fopen(path.c_str(), "rb");
-  IO_CHECK(file != nullptr, path, "open for hashing");
-  std::vector<char> buffer(1 << 20);
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) hash.update(buffer.data(), n);
-  std::fclose(file);
-  const auto digest = hash.finish();
-  return to_hex(digest.data(), digest.size());
-}
-
 // Rolls shard files of one split: a new file every `shard_patients` patients.
 class SplitShards {
  public:
@@ -289,7 +277,7 @@ PrepSummary run_prep(const PrepOptions& o) {
                             {"patients", f.patients},
                             {"events", f.events},
                             {"bytes", fs::file_size(temp / relative)},
-                            {"sha256", file_sha256((temp / relative).string())}});
+                            {"sha256", sha256_file_hex((temp / relative).string())}});
       ++summary.shards;
     }
   }

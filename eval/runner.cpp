@@ -392,6 +392,7 @@ SuiteResult run_evaluation(const EvalRequest& request) {
   const SuiteSpec suite = load_suite(request.suite);
   check_subgroup_names(request.config.subgroups);
   const Dataset dataset(request.dataset);
+  dataset.verify_shards();  // every split is read: a damaged shard is an error, never scores
   const int32_t vocab_size = dataset.vocab().size();
   const std::vector<ResolvedTask> tasks = resolve_tasks(suite, dataset.vocab());
   const std::unique_ptr<TruthTable> truth = load_truth(request);

@@ -63,7 +63,7 @@ std::unique_ptr<Communicator> make_communicator(const Config& config, const torc
 
 }  // namespace
 
-Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
+Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode, bool overwrite)
     : config_(resolved.config), config_yaml_(config_to_yaml(resolved.config)) {
   const WorldInfo& world_info = world();
   device_ = choose_device(config_, world_info, visible_gpus());
@@ -90,7 +90,9 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode)
     log_info("ZeRO-1: optimizer state of {} of {} parameters on each rank", end - begin, total);
   }
   checkpointer_ = std::make_unique<CheckpointWriter>(config_.run.out_dir, config_.checkpoint, *control_);
-  resume(resume_mode);  // restores the state and sets start_step_ (0 when starting fresh)
+  lock_run_folder();               // before anything in the folder is read or written
+  resume(resume_mode, overwrite);  // restores the state and sets start_step_ (0 when starting fresh)
+  verify_shards_once();
   loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options("train"));
   peak_flops_ = std::make_unique<PeakFlops>(config_.train.peak_tflops, world_info.world_size,
                                             [device = device_, bf16 = config_.train.precision == "bf16"] {

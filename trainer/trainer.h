@@ -14,13 +14,16 @@
 // train.validation_every steps), and the step boundary (the ranks agree on preemption, an
 // asynchronous checkpoint is published, a checkpoint is written every checkpoint.every steps,
 // at the end, and on preemption).
-// A Trainer built with a resume mode restores the whole training state first.
+// A Trainer built with a resume mode restores the whole training state first. Rank 0 holds the
+// run folder's lock (trainer/checkpoint/run_folder.h) for the Trainer's lifetime; a fresh run
+// refuses a folder holding another run unless `overwrite` moves that run aside.
 // The file is split by concern: trainer.cpp (set-up, the loop, the step), trainer_parts.cpp (what
 // run() calls after each step), trainer_validation.cpp, trainer_checkpoint.cpp.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +33,7 @@
 #include "data/loader.h"
 #include "models/transformer.h"
 #include "trainer/checkpoint/layout.h"
+#include "trainer/checkpoint/run_folder.h"
 #include "trainer/checkpoint/writer.h"
 #include "trainer/comm/communicator.h"
 #include "trainer/fault_injection.h"
@@ -66,7 +70,9 @@ struct StepResult {
 class Trainer {
  public:
   // `resume`: none | auto | latest | PATH (trainer/checkpoint/layout.h, choose_checkpoint).
-  explicit Trainer(const ResolvedConfig& resolved, const std::string& resume = "none");
+  // `overwrite`: a fresh run may move another run's files out of run.out_dir (--overwrite).
+  explicit Trainer(const ResolvedConfig& resolved, const std::string& resume = "none",
+                   bool overwrite = false);
   ~Trainer();
   // Trains to train.max_steps; returns the last step's result (read).
   StepResult run();
@@ -84,6 +90,8 @@ class Trainer {
   // Whether run() stopped early on a preemption signal (after saving a checkpoint).
   bool preempted() const { return preempted_; }
   int64_t skipped_steps() const { return skipped_steps_; }
+  // The run's lineage (CheckpointMeta::run_id): new for a fresh run, the checkpoint's on resume.
+  const std::string& run_id() const { return run_id_; }
 
  private:
   // trainer.cpp: set-up and the step.
@@ -104,8 +112,15 @@ class Trainer {
   void validate_if_due(int64_t step);
   bool at_step_boundary(int64_t step);  // true when preempted (a checkpoint is written)
   void finish_run();
+  // trainer_run_folder.cpp: the lock, the shared-folder check, and agreement on rank 0's verdicts.
+  void lock_run_folder();
+  void claim_run_folder_if_new(const std::string& resumed_from, bool overwrite);
+  void verify_shards_once();
+  std::string broadcast_from_rank0(const std::string& text);
+  void run_on_rank0(const std::function<void()>& action);
+  [[noreturn]] void stop_for_lost_lock();
   // trainer_checkpoint.cpp
-  void resume(const std::string& mode);
+  void resume(const std::string& mode, bool overwrite);
   void restore(const std::string& dir);
   void restore_generators(const std::string& dir, const CheckpointMeta& meta);
   std::vector<CheckpointFile> checkpoint_files(int64_t step);
@@ -113,6 +128,8 @@ class Trainer {
 
   Config config_;
   std::string config_yaml_;
+  RunLock lock_;  // rank 0 only; destroyed last, after the checkpoint writer has finished
+  std::string run_id_;
   std::unique_ptr<Dataset> dataset_;
   std::string manifest_sha256_;  // of the data set's manifest.json
   std::vector<int32_t> ignored_targets_;

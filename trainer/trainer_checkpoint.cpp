@@ -29,51 +29,29 @@
 
 namespace clinfm {
 namespace fs = std::filesystem;
-namespace {
-
-// Rank 0's string on every rank.
-std::string broadcast_string(Communicator& comm, const std::string& text) {
-  auto length = torch::tensor({int64_t(text.size())}, torch::kInt64);
-  comm.broadcast(length, 0);
-  auto chars = torch::zeros({length.item<int64_t>()}, torch::kInt64);
-  if (comm.rank() == 0)
-    for (size_t i = 0; i < text.size(); ++i) chars[int64_t(i)] = int64_t(static_cast<unsigned char>(text[i]));
-  if (chars.numel() > 0) comm.broadcast(chars, 0);
-  std::string out(size_t(chars.numel()), '\0');
-  for (int64_t i = 0; i < chars.numel(); ++i) out[size_t(i)] = char(chars[i].item<int64_t>());
-  return out;
-}
-
-}  // namespace
-
-void Trainer::resume(const std::string& mode) {
+void Trainer::resume(const std::string& mode, bool overwrite) {
   start_step_ = 0;
-  if (mode == "none") return;
-  // Rank 0 chooses (and verifies checksums); an error there is sent to every rank as text so
-  // that all ranks fail the same way instead of waiting for rank 0.
-  std::string chosen, error;
-  if (world().rank == 0) {
-    try {
+  if (overwrite && (mode == "auto" || mode == "latest"))
+    throw InputError(
+        fmt::format("--overwrite starts a fresh run; it cannot be combined with --resume {}", mode),
+        "drop --overwrite to continue the run, or --resume to start over");
+  // Rank 0 chooses (and verifies checksums); every rank fails the same way when it cannot.
+  std::string chosen;
+  if (mode != "none") {
+    run_on_rank0([&] {
       const ResumeChoice choice = choose_checkpoint(config_.run.out_dir, mode);
       for (const auto& w : choice.warnings) log_warn("{}", w);
-      chosen = choice.dir.empty() ? std::string("-") : choice.dir;
-    } catch (const InputError& e) {
-      error = std::string(e.what()) + "\n  hint: " + e.hint();
-    }
+      chosen = choice.dir;
+    });
+    chosen = broadcast_from_rank0(chosen);
+    if (chosen.empty())
+      log_info("--resume {}: no checkpoint under {}: starting fresh", mode,
+               checkpoints_dir(config_.run.out_dir));
   }
-  const std::string verdict = broadcast_string(*control_, error.empty() ? "+" + chosen : "!" + error);
-  if (verdict[0] == '!') {
-    if (world().rank == 0)
-      throw InputError(error.substr(0, error.find("\n  hint: ")), error.substr(error.find("\n  hint: ") + 9));
-    throw InputError("rank 0 could not choose a checkpoint to resume from (its message says why)");
-  }
-  chosen = verdict.substr(1);
-  if (chosen == "-") {
-    log_info("--resume {}: no checkpoint under {}: starting fresh", mode,
-             checkpoints_dir(config_.run.out_dir));
-    return;
-  }
-  restore(chosen);
+  claim_run_folder_if_new(chosen, overwrite);
+  if (!chosen.empty()) restore(chosen);
+  if (run_id_.empty()) run_id_ = new_run_id();  // only rank 0's is written (state.json)
+  checkpointer_->set_run_id(run_id_);
 }
 
 void Trainer::restore(const std::string& dir) {
@@ -113,6 +91,12 @@ void Trainer::restore(const std::string& dir) {
   optimizer_->load_state(read_optimizer_range(files, begin, end, param_names_, numels, dir));
   restore_generators(dir, meta);
   start_step_ = meta.step;
+  run_id_ = meta.run_id;
+  if (run_id_.empty() && w.rank == 0)
+    log_info(
+        "{} has no run id (written by an older clinfm): the older checkpoints of the run are left to you, "
+        "retention only removes those written from now on",
+        dir);
   skipped_steps_ = meta.skipped_steps;
   consecutive_bad_steps_ = meta.consecutive_bad_steps;
   last_checkpoint_step_ = meta.step;
@@ -178,6 +162,7 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
     meta.dataset_manifest_sha256 = manifest_sha256_;
     meta.vocab_sha256 = dataset_->vocab_sha256();
     meta.clinfm_version = CLINFM_VERSION;
+    meta.run_id = run_id_;
     const std::string state = meta.to_json().dump(2) + "\n";
     const std::string config = fmt::format("# resolved config of run '{}' at step {}, hash sha256:{}\n{}",
                                            config_.run.name, step, meta.config_hash, config_yaml_);

@@ -148,12 +148,15 @@ void Trainer::validate_if_due(int64_t step) {
                    {"validation_unigram_token_loss", result.unigram_token_loss}});
 }
 
-// The ranks agree whether any of them was asked to stop, publish an asynchronous checkpoint
-// once every rank has written its part, and save at the interval, the end, or on preemption.
+// The ranks agree whether any of them was asked to stop (or rank 0 lost the run folder's lock), publish an
+// asynchronous checkpoint once every rank has written its part, and save at the interval, the end, or on
+// preemption.
 bool Trainer::at_step_boundary(int64_t step) {
-  auto flags =
-      torch::tensor({int64_t(preemption_signal() != 0), int64_t(checkpointer_->busy())}, torch::kInt64);
+  auto flags = torch::tensor(
+      {int64_t(preemption_signal() != 0), int64_t(checkpointer_->busy()), int64_t(lock_.lost())},
+      torch::kInt64);
   control_->all_reduce(flags, ReduceOp::kSum);
+  if (flags[2].item<int64_t>() > 0) stop_for_lost_lock();  // before anything more is written
   const bool stop = flags[0].item<int64_t>() > 0;
   checkpointer_->publish_if_done(flags[1].item<int64_t>() > 0);
   const bool at_interval = config_.checkpoint.every > 0 && step % config_.checkpoint.every == 0;

@@ -16,6 +16,7 @@ struct RunConfig {
   int64_t seed = 1234;
   std::string device = "auto";  // auto | cpu | cuda
   int64_t threads = 0;          // 0: cores on the node / ranks on the node
+  int64_t lock_stale_s = 120;   // run.lock heartbeat age after which its job counts as gone
 };
 
 struct DataConfig {

@@ -55,6 +55,12 @@ Schema build_schema() {
             "LibTorch intra-op threads per rank; 0 = cores on the node / ranks on the node.")
           .at_least(0)
           .at_most(1024));
+  add(field("run", &Config::run, &RunConfig::lock_stale_s, "lock_stale_s",
+            "How long a job waits for another job's lock on the run folder (RUN/run.lock) before exiting 2; "
+            "a lock from another host whose heartbeat is this old counts as a dead job's and is taken over "
+            "(on this host, the holder's PID is checked).")
+          .at_least(1)
+          .at_most(86400));
 
   section("data", "The prepared data set and how training windows are cut from it.");
   add(field("data", &Config::data, &DataConfig::dataset, "dataset",

@@ -980,7 +980,7 @@ void bump_nth(Tuple t, size_t n) {
 }
 
 // clang-format off
-auto members(RunConfig& s) { auto& [a, b, c, d, e] = s; return std::tie(a, b, c, d, e); }
+auto members(RunConfig& s) { auto& [a, b, c, d, e, f] = s; return std::tie(a, b, c, d, e, f); }
 auto members(DataConfig& s) {
   auto& [a, b, c, d, e, f, g, h, i, j, k] = s;
   return std::tie(a, b, c, d, e, f, g, h, i, j, k);

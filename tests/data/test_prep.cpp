@@ -266,6 +266,27 @@ TEST(Prep, FailedPrepLeavesNoDataSetAndKeepsTheOldOne) {
   EXPECT_EQ(audit["tables"]["events"]["dropped"]["malformed row (skipped with --on-bad-row=skip)"], 1);
 }
 
+// Issue #19: half of a .csv.gz passed as one malformed row, and with --on-bad-row=skip prep
+// exited 0 with half of the patients. Now it is an error naming the file and "truncated".
+TEST(Prep, TruncatedGzipInputIsAnErrorEvenWhenSkippingBadRows) {
+  TempDir dir;
+  const std::string text = small_meds();
+  gzFile gz = gzopen((dir / "events.csv.gz").c_str(), "wb");
+  gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(gz);
+  const std::string bytes = read_file(dir / "events.csv.gz");
+  write_text(dir / "events.csv.gz", bytes.substr(0, bytes.size() / 2));
+  PrepOptions o = meds_prep(dir / "events.csv.gz", dir / "ds", dir / "salt");
+  o.skip_bad_rows = true;
+  try {
+    run_prep(o);
+    FAIL() << "a truncated .csv.gz was prepped";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir / "events.csv.gz: truncated"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "ds"));
+}
+
 TEST(Prep, BadTimesAndNumbersNameFileAndLine) {
   TempDir dir;
   const std::string header = "subject_id,time,code,numeric_value,text_value\n";
@@ -335,9 +356,34 @@ TEST(Prep, DamagedDataSetsAreClearErrors) {
   std::string bytes = read_file(shard);
   bytes[bytes.size() / 2] ^= 0x5a;
   write_text(shard, bytes);
-  EXPECT_THROW(good.verify_shards(), InputError);
+  try {
+    good.verify_shards();
+    FAIL() << "a damaged shard passed verification";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 of " + std::to_string(good.shards().size()) +
+                                         " shard(s) checked are damaged"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(shard + ": SHA-256 differs from the manifest"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(good.check_shard(good.shards().at(1)), "");
+  // `clinfm inspect` verifies every shard (it used to report nothing).
+  try {
+    inspect_dataset(dir / "ds");
+    FAIL() << "inspect passed a damaged shard";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(shard), std::string::npos) << e.what();
+  }
+  // Only the splits asked for are checked.
+  const std::string damaged_split = good.shards().at(0).split;
+  for (const std::string split : {"train", "tuning", "held_out"}) {
+    if (split == damaged_split) continue;
+    EXPECT_NO_THROW(good.verify_shards({split}));
+  }
   // A truncated shard: HDF5 cannot read it, and the error names the file.
   write_text(shard, bytes.substr(0, bytes.size() / 3));
+  EXPECT_NE(good.check_shard(good.shards().at(0)).find("bytes, the manifest says"), std::string::npos);
   try {
     ShardReader reader(shard);
     reader.read(reader.patients() - 1);

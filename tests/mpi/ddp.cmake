@@ -19,3 +19,10 @@ foreach(script resume_kill9 resume_faults resume_elastic)
                    ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_PREFLAGS})
   set_tests_properties(mpi_${script} PROPERTIES LABELS mpi TIMEOUT 900 PROCESSORS 2)
 endforeach()
+
+# Run-folder safety (issue #19): a fresh run into another run's folder, two jobs on one folder,
+# a stale lock after kill -9, ranks that do not share the folder.
+add_test(NAME mpi_run_folder
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/run_folder_test.sh $<TARGET_FILE:clinfm> ${PROJECT_SOURCE_DIR}
+                 ${MPIEXEC_EXECUTABLE} ${CLINFM_MPIEXEC_PREFLAGS})
+set_tests_properties(mpi_run_folder PROPERTIES LABELS mpi TIMEOUT 900 PROCESSORS 2)

@@ -28,7 +28,8 @@ nlohmann::json CheckpointMeta::to_json() const {
           {"config_hash", config_hash},
           {"dataset_manifest_sha256", dataset_manifest_sha256},
           {"vocab_sha256", vocab_sha256},
-          {"clinfm_version", clinfm_version}};
+          {"clinfm_version", clinfm_version},
+          {"run_id", run_id}};
 }
 
 CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::string& source) {
@@ -56,6 +57,7 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     m.dataset_manifest_sha256 = j.at("dataset_manifest_sha256").get<std::string>();
     m.vocab_sha256 = j.at("vocab_sha256").get<std::string>();
     m.clinfm_version = j.at("clinfm_version").get<std::string>();
+    m.run_id = j.value("run_id", std::string());
     return m;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: malformed checkpoint state: {}", source, e.what()));

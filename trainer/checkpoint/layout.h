@@ -36,6 +36,9 @@ struct CheckpointMeta {
   int64_t optimizer_files = 1;
   int64_t global_batch_size = 0;
   std::string config_hash, dataset_manifest_sha256, vocab_sha256, clinfm_version;
+  // The run's lineage (trainer/checkpoint/run_folder.h: new_run_id), kept across resumes;
+  // retention removes only checkpoints of its own lineage. Empty in checkpoints written before it.
+  std::string run_id;
   nlohmann::json to_json() const;
   // InputError naming `source` on a wrong format, version or missing field.
   static CheckpointMeta from_json(const nlohmann::json& j, const std::string& source);

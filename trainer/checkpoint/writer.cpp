@@ -157,7 +157,7 @@ void CheckpointWriter::publish() {
       fsync_directory(checkpoints_dir(run_dir_));
       write_file_atomic((fs::path(checkpoints_dir(run_dir_)) / "latest").string(),
                         checkpoint_name(step) + "\n");
-      apply_retention();
+      apply_retention(step);
     } catch (const std::exception& e) {
       publish_error = e.what();
       std::error_code ec;
@@ -173,16 +173,23 @@ void CheckpointWriter::publish() {
   log_info("checkpoint {} written", final_dir);
 }
 
-void CheckpointWriter::apply_retention() {
-  const std::vector<std::string> all = list_checkpoints(run_dir_);  // newest first
-  for (size_t i = 0; i < all.size(); ++i) {
-    const int64_t step = parse_checkpoint_name(fs::path(all[i]).filename().string());
-    const bool recent = config_.keep_last <= 0 || int64_t(i) < config_.keep_last;
+void CheckpointWriter::apply_retention(int64_t published_step) {
+  int64_t rank_in_lineage = 0;  // newest first, counting only the run's own checkpoints
+  for (const std::string& dir : list_checkpoints(run_dir_)) {
+    const int64_t step = parse_checkpoint_name(fs::path(dir).filename().string());
+    std::string run_id;
+    try {
+      run_id = read_checkpoint_meta(dir).run_id;
+    } catch (const std::exception&) {
+      continue;  // unreadable: not provably this run's
+    }
+    if (run_id.empty() || run_id != run_id_) continue;
+    const bool recent = config_.keep_last <= 0 || rank_in_lineage++ < config_.keep_last;
     const bool milestone = config_.keep_every > 0 && step % config_.keep_every == 0;
-    if (recent || milestone) continue;
+    if (recent || milestone || step == published_step) continue;
     std::error_code ec;
-    fs::remove_all(all[i], ec);
-    if (ec) log_warn("retention: cannot remove {}: {}", all[i], ec.message());
+    fs::remove_all(dir, ec);
+    if (ec) log_warn("retention: cannot remove {}: {}", dir, ec.message());
   }
 }
 

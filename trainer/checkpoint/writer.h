@@ -6,7 +6,9 @@
 //      folder is removed and every rank throws: the previous checkpoint stays `latest`;
 //   3. rank 0 writes checksums.sha256, renames the folder to step-XXXXXXXX, fsyncs, replaces
 //      the `latest` pointer atomically and applies the retention rule (keep_last newest, plus
-//      every step that is a multiple of keep_every).
+//      every step that is a multiple of keep_every) to the checkpoints of the run's own lineage
+//      (state.json's run_id): another run's, an older clinfm's (no run_id) or an unreadable one
+//      is never removed, nor is the checkpoint just published, so `latest` always exists.
 // Asynchronous mode (checkpoint.async): save() returns once the caller's data is copied (the
 // CheckpointFile functions hold copies) and step 1 runs on a background thread; steps 2-3 run
 // at the first step boundary at which every rank's thread is done (publish_if_done), or in
@@ -48,14 +50,17 @@ class CheckpointWriter {
   // Collective: waits for this rank's write and publishes the pending checkpoint.
   void finish();
   int64_t last_published_step() const { return last_published_; }
+  // The lineage whose checkpoints retention may remove (CheckpointMeta::run_id).
+  void set_run_id(std::string run_id) { run_id_ = std::move(run_id); }
   double last_write_ms() const { return last_write_ms_; }
 
  private:
   void write_part(const std::string& dir, int64_t step, const std::vector<CheckpointFile>& files);
   void publish();
-  void apply_retention();
+  void apply_retention(int64_t published_step);
 
   std::string run_dir_;
+  std::string run_id_;
   CheckpointConfig config_;
   Communicator& comm_;
   int rank_ = 0;
