@@ -19,3 +19,12 @@ if(_clinfm_san)
   add_compile_options(-fsanitize=${_clinfm_san_list} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=${_clinfm_san_list})
 endif()
+
+# libFuzzer (preset fuzz): coverage instrumentation on every object; the fuzz targets link the
+# fuzzer's main (tests/fuzz/CMakeLists.txt).
+if(CLINFM_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "CLINFM_FUZZ needs clang (cmake --preset fuzz; apt-get install clang libclang-rt-14-dev)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

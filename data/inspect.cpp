@@ -74,7 +74,9 @@ nlohmann::json inspect_dataset(const std::string& dir, int top_codes) {
   }
   out["top_codes"] = top;
   nlohmann::json histogram = nlohmann::json::array();
-  for (const auto& [lo, hi] : kLengthBuckets) {
+  for (const auto& bucket : kLengthBuckets) {
+    const int64_t lo = bucket.first,
+                  hi = bucket.second;  // (a lambda cannot capture a structured binding in C++17)
     const auto n =
         std::count_if(all_lengths.begin(), all_lengths.end(), [&](int64_t l) { return l >= lo && l <= hi; });
     histogram.push_back({{"from", lo},

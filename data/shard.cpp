@@ -148,6 +148,11 @@ ShardReader::ShardReader(const std::string& path) : path_(path) {
     throw InputError(fmt::format("{}: inconsistent shard: offsets and event arrays disagree", path),
                      "the shard is damaged; re-run `clinfm prep`");
   }
+  for (size_t i = 0; i < n; ++i) {
+    if (offsets_[i + 1] < offsets_[i])
+      throw InputError(fmt::format("{}: inconsistent shard: patient {} has a negative length", path, i),
+                       "the shard is damaged; re-run `clinfm prep`");
+  }
 }
 
 ShardReader::~ShardReader() {

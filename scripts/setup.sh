@@ -23,6 +23,7 @@ packages=(
   libhdf5-dev hdf5-tools
   libyaml-cpp-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev
+  clang libclang-rt-14-dev  # the sanitizer and fuzzing build (preset fuzz: scripts/test.sh, tests/fuzz)
 )
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
