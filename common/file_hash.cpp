@@ -1,4 +1,4 @@
-#include "trainer/checkpoint/file_hash.h"
+#include "common/file_hash.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "common/check.h"
@@ -33,6 +34,67 @@ struct DigestContext {
 };
 
 }  // namespace
+
+struct HashingFileWriter::Digest : DigestContext {};
+
+HashingFileWriter::HashingFileWriter(std::string path, int64_t flush_bytes)
+    : path_(std::move(path)), digest_(std::make_unique<Digest>()), flush_bytes_(flush_bytes) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  IO_CHECK(fd_ >= 0, path_, "create");
+}
+
+HashingFileWriter::~HashingFileWriter() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(path_.c_str());
+}
+
+namespace {
+
+// write(2) of all of [data, data + size); errno of the failure, or 0.
+int write_all(int fd, const char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    done += size_t(n);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void HashingFileWriter::write(const void* data, size_t size) {
+  const char* bytes = static_cast<const char*>(data);
+  int error = 0;
+  if (size >= (size_t(4) << 20)) {
+    // A large block (a tensor's data): the copy into the page cache runs on a second thread
+    // while this one hashes the same (unchanging) bytes.
+    std::thread writer([&] { error = write_all(fd_, bytes, size); });
+    digest_->update(data, size);
+    writer.join();
+  } else {
+    digest_->update(data, size);
+    error = write_all(fd_, bytes, size);
+  }
+  errno = error;
+  IO_CHECK(error == 0, path_, "write");
+  written_ += int64_t(size);
+  if (written_ - flushed_ >= flush_bytes_) {
+    // Start writing back what is dirty; do not wait for it (finish() waits once, at the end).
+    ::sync_file_range(fd_, flushed_, written_ - flushed_, SYNC_FILE_RANGE_WRITE);
+    flushed_ = written_;
+  }
+}
+
+std::string HashingFileWriter::finish() {
+  IO_CHECK(::fsync(fd_) == 0, path_, "fsync");
+  const int fd = fd_;
+  fd_ = -1;
+  IO_CHECK(::close(fd) == 0, path_, "close");
+  return digest_->hex();
+}
 
 std::string fast_sha256_hex(std::string_view bytes) {
   DigestContext d;

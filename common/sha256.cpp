@@ -1,10 +1,6 @@
 #include "common/sha256.h"
 
-#include <cstdio>
 #include <cstring>
-#include <vector>
-
-#include "common/check.h"
 
 namespace clinfm {
 namespace {
@@ -111,20 +107,6 @@ std::string to_hex(const uint8_t* data, size_t size) {
 std::string sha256_hex(std::string_view data) {
   Sha256 hash;
   hash.update(data);
-  const auto digest = hash.finish();
-  return to_hex(digest.data(), digest.size());
-}
-
-std::string sha256_file_hex(const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "rb");
-  IO_CHECK(file != nullptr, path, "open for hashing");
-  Sha256 hash;
-  std::vector<char> buffer(1 << 20);
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) hash.update(buffer.data(), n);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  IO_CHECK(!failed, path, "read for hashing");
   const auto digest = hash.finish();
   return to_hex(digest.data(), digest.size());
 }

@@ -26,8 +26,6 @@ class Sha256 {
 
 std::string to_hex(const uint8_t* data, size_t size);
 std::string sha256_hex(std::string_view data);
-// SHA-256 of a file, streamed in 1 MiB reads; clinfm::Error naming the path when it cannot be read.
-std::string sha256_file_hex(const std::string& path);
 std::array<uint8_t, 32> hmac_sha256(std::string_view key, std::string_view message);
 
 }  // namespace clinfm

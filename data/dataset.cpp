@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/file_hash.h"
 #include "common/fs.h"
 #include "common/sha256.h"
 
@@ -96,7 +97,7 @@ std::string Dataset::check_shard(const ShardEntry& entry) const {
   if (entry.bytes >= 0 && int64_t(size) != entry.bytes)
     return fmt::format("{} bytes, the manifest says {} (truncated or replaced)", size, entry.bytes);
   try {
-    if (sha256_file_hex(path.string()) != entry.sha256) return "SHA-256 differs from the manifest (damaged)";
+    if (file_sha256_hex(path.string()) != entry.sha256) return "SHA-256 differs from the manifest (damaged)";
   } catch (const Error& e) {
     return e.what();
   }

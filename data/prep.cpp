@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "common/file_hash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -277,7 +278,7 @@ PrepSummary run_prep(const PrepOptions& o) {
                             {"patients", f.patients},
                             {"events", f.events},
                             {"bytes", fs::file_size(temp / relative)},
-                            {"sha256", sha256_file_hex((temp / relative).string())}});
+                            {"sha256", file_sha256_hex((temp / relative).string())}});
       ++summary.shards;
     }
   }

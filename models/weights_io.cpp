@@ -55,7 +55,8 @@ void write_snapshot(const ModuleSnapshot& s, torch::serialize::OutputArchive& ar
 
 }  // namespace
 
-std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& d) {
+void write_weights(const ModuleSnapshot& snapshot, const ModelDims& d,
+                   const std::function<size_t(const void*, size_t)>& out) {
   torch::serialize::OutputArchive archive;
   write_snapshot(snapshot, archive);
   archive.write("clinfm/format", c10::IValue(std::string(kWeightsFormat)));
@@ -69,9 +70,16 @@ std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& d) {
   write_int(archive, "clinfm/dims/d_model", d.d_model);
   write_int(archive, "clinfm/dims/d_ff", d.d_ff);
   archive.write("clinfm/dims/dropout", c10::IValue(d.dropout));
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  return bytes.str();
+  archive.save_to(out);
+}
+
+std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& dims) {
+  std::string bytes;
+  write_weights(snapshot, dims, [&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  return bytes;
 }
 
 void save_model(ClinicalTransformer& model, const std::string& path) {

@@ -4,6 +4,7 @@
 // Written atomically (temporary file + rename).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,8 +24,11 @@ struct ModuleSnapshot {
 };
 ModuleSnapshot snapshot_module(const torch::nn::Module& module);
 
-// The bytes of a weights file: the archive torch::nn::Module::save writes, plus the dims.
-// Safe to call from any thread; uses no random numbers.
+// A weights file (the archive torch::nn::Module::save writes, plus the dims), streamed into
+// `out` as the archive is written (out returns the bytes it took). Safe to call from any
+// thread; uses no random numbers.
+void write_weights(const ModuleSnapshot& snapshot, const ModelDims& dims,
+                   const std::function<size_t(const void*, size_t)>& out);
 std::string weights_bytes(const ModuleSnapshot& snapshot, const ModelDims& dims);
 
 void save_model(ClinicalTransformer& model, const std::string& path);

@@ -132,21 +132,35 @@ void Trainer::restore_generators(const std::string& dir, const CheckpointMeta& m
 std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
   const WorldInfo& w = world();
   std::vector<CheckpointFile> files;
-  // Everything below is copied now; the byte functions may run on the writer's thread.
+  // Asynchronous: the weights and the optimizer state are copied now (the file functions run on
+  // the writer's thread while training goes on). Synchronous: training waits, so each file's
+  // function takes its copy itself, on the writer's thread of that file, in parallel.
+  const bool copy_now = config_.checkpoint.async;
   if (w.rank == 0) {
-    auto weights = std::make_shared<ModuleSnapshot>(snapshot_module(*model_));
     const ModelDims dims = model_->dims;
-    files.push_back({"model.pt", [weights, dims] { return weights_bytes(*weights, dims); }});
+    if (copy_now) {
+      auto weights = std::make_shared<ModuleSnapshot>(snapshot_module(*model_));
+      files.push_back(
+          {"model.pt", [weights, dims](const ByteWriter& out) { write_weights(*weights, dims, out); }});
+    } else {
+      files.push_back({"model.pt", [this, dims](const ByteWriter& out) {
+                         write_weights(snapshot_module(*model_), dims, out);
+                       }});
+    }
   }
   // A sharded optimizer writes one file per rank, a replicated one a single file from rank 0.
   const bool sharded = optimizer_->sharded();
   if (sharded || w.rank == 0) {
-    auto range = std::make_shared<OptimizerRange>(optimizer_->state());
-    files.push_back(
-        {rank_file("optimizer", sharded ? w.rank : 0), [range] { return optimizer_range_bytes(*range); }});
+    const std::string name = rank_file("optimizer", sharded ? w.rank : 0);
+    if (copy_now) {
+      auto range = std::make_shared<OptimizerRange>(optimizer_->state());
+      files.push_back({name, [range](const ByteWriter& out) { write_optimizer_range(*range, out); }});
+    } else {
+      files.push_back(
+          {name, [this](const ByteWriter& out) { write_optimizer_range(optimizer_->state(), out); }});
+    }
   }
-  auto generators = std::make_shared<GeneratorStates>(generator_states(device_));
-  files.push_back({rank_file("rng", w.rank), [generators] { return generator_states_bytes(*generators); }});
+  files.push_back(bytes_file(rank_file("rng", w.rank), generator_states_bytes(generator_states(device_))));
   if (w.rank == 0) {
     CheckpointMeta meta;
     meta.step = step;
@@ -166,8 +180,8 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
     const std::string state = meta.to_json().dump(2) + "\n";
     const std::string config = fmt::format("# resolved config of run '{}' at step {}, hash sha256:{}\n{}",
                                            config_.run.name, step, meta.config_hash, config_yaml_);
-    files.push_back({"state.json", [state] { return state; }});
-    files.push_back({"config.yaml", [config] { return config; }});
+    files.push_back(bytes_file("state.json", state));
+    files.push_back(bytes_file("config.yaml", config));
   }
   return files;
 }

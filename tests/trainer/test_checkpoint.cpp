@@ -17,7 +17,7 @@
 #include "common/sha256.h"
 #include "data/prep.h"
 #include "data/synth/synth_cohort.h"
-#include "trainer/checkpoint/file_hash.h"
+#include "common/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 #include "trainer/checkpoint/resume_policy.h"
 #include "trainer/checkpoint/state_io.h"

@@ -253,9 +253,8 @@ TEST(Retention, RemovesOnlyTheRunsOwnCheckpointsAndNeverTheOneJustPublished) {
   meta.step = 15;
   meta.run_id = "aaaa";
   const std::string state = meta.to_json().dump();
-  writer.save(15, {{"state.json", [state] { return state; }},
-                   {"config.yaml", [] { return std::string("run: {}\n"); }},
-                   {"model.pt", [] { return std::string("weights"); }}});
+  writer.save(15, {bytes_file("state.json", state), bytes_file("config.yaml", "run: {}\n"),
+                   bytes_file("model.pt", "weights")});
   // Own lineage: 30 is the newest (kept by keep_last=1), 15 was just published (kept, `latest`);
   // 10 and 20 are removed. 40 (another run), 5 (no run id) and 1 (unreadable) are not the run's.
   EXPECT_EQ(steps_in(run), (std::vector<int64_t>{40, 30, 15, 5, 1}));

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "trainer/checkpoint/file_hash.h"
+#include "common/file_hash.h"
 
 namespace clinfm {
 namespace fs = std::filesystem;

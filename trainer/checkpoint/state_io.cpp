@@ -31,7 +31,7 @@ std::string join_names(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::string optimizer_range_bytes(const OptimizerRange& r) {
+void write_optimizer_range(const OptimizerRange& r, const std::function<size_t(const void*, size_t)>& out) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string("clinfm-optimizer-range")));
   archive.write("begin", c10::IValue(r.begin));
@@ -42,7 +42,7 @@ std::string optimizer_range_bytes(const OptimizerRange& r) {
   archive.write("numels", torch::tensor(r.numels, torch::kInt64));
   archive.write("exp_avg", r.exp_avg);
   archive.write("exp_avg_sq", r.exp_avg_sq);
-  return archive_bytes(archive);
+  archive.save_to(out);
 }
 
 OptimizerRange read_optimizer_range_file(const std::string& path) {

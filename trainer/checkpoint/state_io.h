@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,9 @@ struct OptimizerRange {
   torch::Tensor exp_avg, exp_avg_sq;  // [end - begin] float32, owned copies
 };
 
-std::string optimizer_range_bytes(const OptimizerRange& range);
+// Streamed into `out` as the archive is written (out returns the bytes it took).
+void write_optimizer_range(const OptimizerRange& range,
+                           const std::function<size_t(const void*, size_t)>& out);
 OptimizerRange read_optimizer_range_file(const std::string& path);
 
 // Elements [begin, end) of the optimizer vector assembled from `files` (paths); checks that

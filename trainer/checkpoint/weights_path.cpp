@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "trainer/checkpoint/file_hash.h"
+#include "common/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 
 namespace clinfm {

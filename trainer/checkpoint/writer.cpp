@@ -10,9 +10,9 @@
 
 #include "common/check.h"
 #include "common/error.h"
+#include "common/file_hash.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "trainer/checkpoint/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 
 namespace clinfm {
@@ -39,6 +39,11 @@ int64_t agree_sum(Communicator& comm, int64_t value) {
 
 }  // namespace
 
+CheckpointFile bytes_file(std::string name, std::string bytes) {
+  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  return {std::move(name), [shared](const ByteWriter& out) { out(shared->data(), shared->size()); }};
+}
+
 CheckpointWriter::CheckpointWriter(std::string run_dir, const CheckpointConfig& config, Communicator& comm)
     : run_dir_(std::move(run_dir)), config_(config), comm_(comm), rank_(comm.rank()) {}
 
@@ -50,18 +55,39 @@ void CheckpointWriter::write_part(const std::string& dir, int64_t step,
                                   const std::vector<CheckpointFile>& files) {
   const auto started = std::chrono::steady_clock::now();
   try {
-    std::string listing;
-    int written = 0;
-    for (const auto& file : files) {
+    // The files are written at once, one thread each (a rank's part is its weights, optimizer
+    // state and small files): serialising and hashing the weights overlaps with the optimizer
+    // state's. The listing keeps the files' order.
+    std::vector<std::string> digests(files.size()), errors(files.size());
+    const size_t fault_index = std::min<size_t>(1, files.size() - 1);
+    const bool fault = !files.empty() && injected_write_fault(step, rank_);
+    auto write_one = [&](size_t index) {
+      const CheckpointFile& file = files[index];
       const std::string path = (fs::path(dir) / file.name).string();
-      const std::string bytes = file.bytes();
-      if (written == std::min<int>(1, int(files.size()) - 1) && injected_write_fault(step, rank_)) {
-        errno = ENOSPC;
-        IO_CHECK(false, path, "write (fault injected by CLINFM_FAULT_CHECKPOINT_WRITE)");
+      try {
+        if (fault && index == fault_index) {
+          errno = ENOSPC;
+          IO_CHECK(false, path, "write (fault injected by CLINFM_FAULT_CHECKPOINT_WRITE)");
+        }
+        HashingFileWriter out(path);
+        file.write([&out](const void* data, size_t size) {
+          out.write(data, size);
+          return size;
+        });
+        digests[index] = out.finish();
+      } catch (const std::exception& e) {
+        errors[index] = e.what();
+        if (errors[index].empty()) errors[index] = "unknown error writing " + path;
       }
-      write_file_atomic(path, bytes);
-      listing += fmt::format("{}  {}\n", fast_sha256_hex(bytes), file.name);
-      ++written;
+    };
+    std::vector<std::thread> threads;
+    for (size_t index = 1; index < files.size(); ++index) threads.emplace_back(write_one, index);
+    if (!files.empty()) write_one(0);
+    for (auto& thread : threads) thread.join();
+    std::string listing;
+    for (size_t index = 0; index < files.size(); ++index) {
+      if (!errors[index].empty()) throw Error(errors[index]);
+      listing += fmt::format("{}  {}\n", digests[index], files[index].name);
     }
     write_file_atomic((fs::path(dir) / fmt::format("checksums-rank-{:05d}.part", rank_)).string(), listing);
     error_.clear();

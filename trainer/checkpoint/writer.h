@@ -1,7 +1,8 @@
 // Writes checkpoints so that none is ever seen half-written and a failure never costs the
 // previous one. Collective: every rank calls save() at the same step with its own files.
-//   1. rank 0 makes RUN/checkpoints/.tmp-step-XXXXXXXX; every rank writes its files into it
-//      (each fsynced) and a list of their SHA-256;
+//   1. rank 0 makes RUN/checkpoints/.tmp-step-XXXXXXXX; every rank streams its files into it
+//      (hashed while written, the disk kept busy by sync_file_range, each fsynced: no temporary
+//      name per file, the folder is published as a whole) and a list of their SHA-256;
 //   2. the ranks agree (all-reduce) that every write succeeded; if one failed, the temporary
 //      folder is removed and every rank throws: the previous checkpoint stays `latest`;
 //   3. rank 0 writes checksums.sha256, renames the folder to step-XXXXXXXX, fsyncs, replaces
@@ -27,12 +28,20 @@
 
 namespace clinfm {
 
-// One file of this rank's part of a checkpoint; `bytes` may run on the background thread, so
-// it must only read data it owns (copies taken when the file was made).
+// Receives a file's bytes in order, in any number of calls; returns the bytes it took (the
+// signature of torch's OutputArchive::save_to, so that an archive streams straight into it).
+using ByteWriter = std::function<size_t(const void* data, size_t size)>;
+
+// One file of this rank's part of a checkpoint. `write` streams the file's bytes into the
+// checkpoint (written to disk and hashed as they come: no copy of a large file is held whole);
+// it may run on the background thread, so it must only read data it owns (copies taken when
+// the file was made).
 struct CheckpointFile {
   std::string name;
-  std::function<std::string()> bytes;
+  std::function<void(const ByteWriter& out)> write;
 };
+// A file whose bytes are at hand (state.json, config.yaml, generator states).
+CheckpointFile bytes_file(std::string name, std::string bytes);
 
 class CheckpointWriter {
  public:
