@@ -43,7 +43,8 @@ int doctor(const DoctorOptions& options) {
   std::vector<CheckLine> lines;
   for (auto&& part :
        {check_mpi(launch), check_gpu(w.local_size), check_hdf5(), check_blas(), check_threads(facts),
-        check_disk(dir, dir_given || options.config.empty(), options.min_free_gib)}) {
+        check_disk(dir, dir_given || options.config.empty(), options.min_free_gib),
+        check_shared_folder(dir)}) {
     lines.insert(lines.end(), part.begin(), part.end());
   }
   int failures = 0, warnings = 0;

@@ -45,5 +45,9 @@ std::vector<CheckLine> check_disk(const std::string& dir, bool dir_must_exist, d
 
 // The largest `failures` of any rank, so that every rank exits with the same code.
 int most_failures_of_any_rank(int failures);
+// Collective: rank 0 writes a token file into `dir` (or the folder where it will be created);
+// every rank reads it. A rank that cannot FAILs: checkpoints need one run folder seen by all
+// ranks. Nothing (an empty list) in a world of one.
+std::vector<CheckLine> check_shared_folder(const std::string& dir);
 
 }  // namespace clinfm

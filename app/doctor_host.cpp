@@ -6,15 +6,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "app/doctor_checks.h"
 #include "models/runtime.h"
+#include "trainer/comm/launch.h"
 
 namespace clinfm {
 namespace fs = std::filesystem;
@@ -156,6 +159,47 @@ std::vector<CheckLine> check_disk(const std::string& dir, bool dir_must_exist, d
   return {{CheckStatus::kOk, "disk",
            fmt::format("{}: {:.1f} GiB free of {:.1f} GiB, writable{}", checked.string(), free_gib, total_gib,
                        note)}};
+}
+
+}  // namespace clinfm
+
+namespace clinfm {
+
+std::vector<CheckLine> check_shared_folder(const std::string& dir) {
+  if (world().world_size <= 1) return {};
+  std::error_code ec;
+  fs::path folder = dir.empty() ? fs::path(".") : fs::path(dir);
+  while (!folder.empty() && !fs::is_directory(folder, ec)) folder = folder.parent_path();  // as check_disk
+  if (folder.empty()) folder = ".";
+  std::string token;
+  if (world().rank == 0) {
+    token = fmt::format("clinfm-doctor-{}-{}", ::getpid(),
+                        std::chrono::steady_clock::now().time_since_epoch().count());
+    std::ofstream(folder / ("." + token)) << token;
+  }
+  token = broadcast_text_from_rank0(token);
+  const fs::path file = folder / ("." + token);
+  std::ifstream in(file);
+  std::string seen;
+  std::getline(in, seen);
+  // Also the barrier before rank 0 removes the file: every rank has read it.
+  const int blind_somewhere = max_over_ranks(seen == token ? 0 : 1);
+  if (world().rank == 0) fs::remove(file, ec);
+  if (seen == token && blind_somewhere == 0)
+    return {{CheckStatus::kOk, "shared",
+             fmt::format("{} is one folder for all {} ranks (a token rank 0 wrote there was read by each)",
+                         folder.string(), world().world_size)}};
+  if (seen == token)
+    return {{CheckStatus::kFail, "shared",
+             fmt::format(
+                 "some rank does not see the token rank 0 wrote into {}: checkpoints need run.out_dir on a "
+                 "file system shared by every rank, at the same absolute path",
+                 folder.string())}};
+  return {{CheckStatus::kFail, "shared",
+           fmt::format(
+               "{} here is not the folder rank 0 wrote a token into: checkpoints need run.out_dir on a file "
+               "system shared by every rank, at the same absolute path",
+               folder.string())}};
 }
 
 }  // namespace clinfm

@@ -73,17 +73,19 @@ void import_delphi(const ImportOptions& options, EventSink& sink, PrepAudit& aud
   std::vector<uint32_t> block(3 * 65536);
   uint64_t triple_index = 0;
   std::string subject;
-  uint32_t last_patient = UINT32_MAX;
+  uint32_t last_patient = 0;
+  bool have_patient = false;  // (not a sentinel id: 4294967295 is a valid patient id; fuzz_import)
   for (;;) {
     const size_t n = std::fread(block.data(), sizeof(uint32_t), block.size(), file);
     if (n == 0) break;
     for (size_t i = 0; i + 2 < n; i += 3, ++triple_index) {
       const uint32_t patient = block[i], age_days = block[i + 1], token = block[i + 2];
       audit.count_row(table);
-      if (patient != last_patient) {
+      if (!have_patient || patient != last_patient) {
         subject = std::to_string(patient);
         sink.add_birth(subject, 0);
         last_patient = patient;
+        have_patient = true;
       }
       if (token == 0 || token >= labels.size()) {
         if (!options.skip_bad_rows) {

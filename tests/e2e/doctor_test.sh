@@ -82,6 +82,14 @@ case $mode in
       >"$work/mpi_ok.out" 2>&1
     check "OMP_NUM_THREADS=$half on 2 ranks: exit 0" test $? -eq 0
     check "  and not oversubscribed" lacks "oversubscribed" "$work/mpi_ok.out"
+    check "2 ranks see one folder" has "^OK    shared   .* is one folder for all 2 ranks" "$work/mpi_ok.out"
+    # Two ranks in different working folders with a relative --dir: not one shared folder.
+    mkdir -p "$work/node-a" "$work/node-b"
+    timeout 120 "$mpiexec" "${mpiflags[@]}" -np 1 -wdir "$work/node-a" "$clinfm" doctor --min-free-gib 0.001 --dir . : \
+      -np 1 -wdir "$work/node-b" "$clinfm" doctor --min-free-gib 0.001 --dir . >"$work/unshared.out" 2>&1
+    check "ranks that do not share --dir: exit 1" test $? -eq 1
+    check "  a shared FAIL on rank 0" has "^FAIL  shared   some rank does not see the token rank 0 wrote into \." "$work/unshared.out"
+    check "  and the token file is removed" test -z "$(ls -A "$work/node-a")"
     ;;
   bad-dir)
     echo "a file" >"$work/file"

@@ -154,6 +154,15 @@ int max_over_ranks(int value) {
   return most;
 }
 
+std::string broadcast_text_from_rank0(const std::string& text) {
+  if (!distributed_initialized()) return text;
+  long long size = static_cast<long long>(text.size());
+  MPI_CHECK(MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+  std::string out = world().rank == 0 ? text : std::string(size_t(size), '\0');
+  if (size > 0) MPI_CHECK(MPI_Bcast(out.data(), int(size), MPI_CHAR, 0, MPI_COMM_WORLD));
+  return out;
+}
+
 int run_guarded(const std::function<int()>& body) {
   int exit_code = 0;
   try {

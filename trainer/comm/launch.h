@@ -69,6 +69,8 @@ const char* mpi_thread_level_name(int level);
 // The largest `value` over all ranks (MPI_Allreduce with MPI_MAX; `value` alone without MPI),
 // so that every rank acts on the same verdict.
 int max_over_ranks(int value);
+// Rank 0's `text` on every rank (MPI_Bcast; `text` itself without MPI).
+std::string broadcast_text_from_rank0(const std::string& text);
 
 // Runs `body`; returns its exit code. On an exception: logs it on the failing rank, then
 // aborts the whole job if MPI is up with more than one rank, else returns the error's exit code.
