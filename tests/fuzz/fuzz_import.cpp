@@ -67,8 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (safe_name(name)) {
       const std::string_view body = input.substr(line_end + 1, body_end - line_end - 1);
       const std::string path = clinfm::fuzz::write_input(
-          "export/" + std::string(name), reinterpret_cast<const uint8_t*>(body.data()), body.size());
-      if (first_file.empty()) first_file = path;
+          "export/" + std::string(name), reinterpret_cast<const uint8_t*>(body.data()), body.size(), true);
+      if (first_file.empty() && !path.empty()) first_file = path;
     }
     at = body_end + 1;
   }

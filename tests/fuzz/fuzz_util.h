@@ -22,10 +22,14 @@ inline const std::filesystem::path& scratch() {
   return dir;
 }
 
-inline std::string write_input(const std::string& name, const uint8_t* data, size_t size) {
+// `optional`: a name that cannot be a file (an archive's "hosp/", a file where a folder is
+// needed) gives "" instead of stopping the fuzzer.
+inline std::string write_input(const std::string& name, const uint8_t* data, size_t size, bool optional = false) {
   const std::filesystem::path path = scratch() / name;
-  std::filesystem::create_directories(path.parent_path());
-  FILE* file = std::fopen(path.c_str(), "wb");
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  FILE* file = ec ? nullptr : std::fopen(path.c_str(), "wb");
+  if (file == nullptr && optional) return {};
   if (file == nullptr) std::abort();
   if (size > 0 && std::fwrite(data, 1, size, file) != size) std::abort();
   std::fclose(file);
