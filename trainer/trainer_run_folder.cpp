@@ -121,15 +121,20 @@ void Trainer::verify_shards_once() {
   } catch (const std::exception&) {
     record = nlohmann::json();  // none yet, or unreadable: verify everything
   }
-  if (!record.is_object() || !record.contains("shards")) record = {{"shards", nlohmann::json::object()}};
+  if (!record.is_object() || !record.contains("shards") || !record["shards"].is_object())
+    record = {{"shards", nlohmann::json::object()}};  // none, or not what this code writes: verify all
   record["manifest_sha256"] = manifest_sha256_;
   std::vector<ShardEntry> todo;
   for (const ShardEntry& entry : dataset_->shards()) {
     if (entry.split != "train" && entry.split != "tuning") continue;
     const std::string stamp = file_stamp((fs::path(config_.data.dataset) / entry.file).string());
     const nlohmann::json known = record["shards"].value(entry.file, nlohmann::json());
-    if (known.is_object() && known.value("sha256", "") == entry.sha256 && known.value("stamp", "") == stamp)
-      continue;
+    const auto text = [&known](const char* key) {
+      return known.is_object() && known.contains(key) && known[key].is_string()
+                 ? known[key].get<std::string>()
+                 : std::string();
+    };
+    if (text("sha256") == entry.sha256 && text("stamp") == stamp) continue;
     todo.push_back(entry);
   }
   const int world_size = world().world_size, rank = world().rank;
