@@ -64,7 +64,7 @@ struct TrainConfig {
   int64_t global_batch_size = 32;
   int64_t micro_batch_size = 8;
   std::string precision = "fp32";  // fp32 | bf16
-  bool tf32 = false;                 // TF32 tensor cores for CUDA float32 matmuls
+  bool tf32 = false;               // TF32 tensor cores for CUDA float32 matmuls
   int64_t validation_every = 200;  // the tuning-split loss during training ("validation")
   int64_t validation_batches = 20;
   int64_t max_consecutive_bad_steps = 5;

@@ -477,7 +477,8 @@ TEST(ConfigOverrides, RenamedKeyStillWorksWithADeprecationWarningNamingTheNewKey
   const std::string warnings = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(r.config.train.validation_every, 7);
   EXPECT_EQ(r.config.train.validation_batches, 3);
-  EXPECT_NE(warnings.find("'train.eval_every' is deprecated: it is now 'train.validation_every'"), std::string::npos)
+  EXPECT_NE(warnings.find("'train.eval_every' is deprecated: it is now 'train.validation_every'"),
+            std::string::npos)
       << warnings;
   EXPECT_NE(warnings.find("command line 'train.eval_batches=3'"), std::string::npos) << warnings;
   // The new name is what a resolved config writes.

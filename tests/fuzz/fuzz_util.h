@@ -24,7 +24,8 @@ inline const std::filesystem::path& scratch() {
 
 // `optional`: a name that cannot be a file (an archive's "hosp/", a file where a folder is
 // needed) gives "" instead of stopping the fuzzer.
-inline std::string write_input(const std::string& name, const uint8_t* data, size_t size, bool optional = false) {
+inline std::string write_input(const std::string& name, const uint8_t* data, size_t size,
+                               bool optional = false) {
   const std::filesystem::path path = scratch() / name;
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);

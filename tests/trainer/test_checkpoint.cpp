@@ -13,11 +13,11 @@
 
 #include "../data/prep_fixture.h"
 #include "common/config/resolve.h"
+#include "common/file_hash.h"
 #include "common/fs.h"
 #include "common/sha256.h"
 #include "data/prep.h"
 #include "data/synth/synth_cohort.h"
-#include "common/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 #include "trainer/checkpoint/resume_policy.h"
 #include "trainer/checkpoint/state_io.h"

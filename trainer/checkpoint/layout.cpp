@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "common/fs.h"
 #include "common/file_hash.h"
+#include "common/fs.h"
 
 namespace clinfm {
 namespace fs = std::filesystem;

@@ -10,8 +10,9 @@ namespace clinfm {
 
 const std::vector<std::string>& resumable_keys() {
   static const std::vector<std::string> keys = {
-      "run.name", "run.out_dir", "run.threads", "run.lock_stale_s", "run.device", "train.precision", "train.tf32", "data.dataset", "data.prefetch_batches", "train.max_steps",
-      "train.micro_batch_size", "train.validation_every", "train.validation_batches", "train.max_consecutive_bad_steps",
+      "run.name", "run.out_dir", "run.threads", "run.lock_stale_s", "run.device", "train.precision",
+      "train.tf32", "data.dataset", "data.prefetch_batches", "train.max_steps", "train.micro_batch_size",
+      "train.validation_every", "train.validation_batches", "train.max_consecutive_bad_steps",
       "train.peak_tflops", "optim.", "dist.backend", "dist.bucket_mb", "dist.overlap", "dist.checksum_every",
       "dist.timeout_s", "dist.zero1", "checkpoint.", "log.",
       "eval.",  // evaluation suites read these, training does not

@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/file_hash.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/file_hash.h"
 #include "trainer/checkpoint/layout.h"
 
 namespace clinfm {
