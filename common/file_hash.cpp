@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "common/sha256.h"
 
 namespace clinfm {
@@ -49,22 +50,6 @@ HashingFileWriter::~HashingFileWriter() {
   ::unlink(path_.c_str());
 }
 
-namespace {
-
-// write(2) of all of [data, data + size); errno of the failure, or 0.
-int write_all(int fd, const char* data, size_t size) {
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(fd, data + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    done += size_t(n);
-  }
-  return 0;
-}
-
-}  // namespace
-
 void HashingFileWriter::write(const void* data, size_t size) {
   const char* bytes = static_cast<const char*>(data);
   int error = 0;
@@ -103,23 +88,8 @@ std::string fast_sha256_hex(std::string_view bytes) {
 }
 
 std::string file_sha256_hex(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  IO_CHECK(fd >= 0, path, "open for reading");
   DigestContext d;
-  std::vector<char> chunk(size_t(8) << 20);
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int saved = errno;
-      ::close(fd);
-      errno = saved;
-      IO_CHECK(false, path, "read");
-    }
-    if (n == 0) break;
-    d.update(chunk.data(), size_t(n));
-  }
-  ::close(fd);
+  read_file_chunks(path, size_t(8) << 20, [&d](const char* data, size_t size) { d.update(data, size); });
   return d.hex();
 }
 

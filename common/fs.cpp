@@ -6,19 +6,20 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <vector>
 
 #include "common/check.h"
 
 namespace clinfm {
 namespace fs = std::filesystem;
 
-std::string read_file(const std::string& path) {
+void read_file_chunks(const std::string& path, size_t chunk_bytes,
+                      const std::function<void(const char* data, size_t size)>& take) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   IO_CHECK(fd >= 0, path, "open for reading");
-  std::string bytes;
-  char chunk[1 << 16];
+  std::vector<char> chunk(chunk_bytes);
   for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    const ssize_t n = ::read(fd, chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int saved = errno;
@@ -27,10 +28,28 @@ std::string read_file(const std::string& path) {
       IO_CHECK(false, path, "read");
     }
     if (n == 0) break;
-    bytes.append(chunk, static_cast<size_t>(n));
+    take(chunk.data(), static_cast<size_t>(n));
   }
   ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+  std::string bytes;
+  read_file_chunks(path, size_t(1) << 16,
+                   [&bytes](const char* data, size_t size) { bytes.append(data, size); });
   return bytes;
+}
+
+int write_all(int fd, const void* data, size_t size) {
+  const char* bytes = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    done += size_t(n);
+  }
+  return 0;
 }
 
 void fsync_directory(const std::string& dir) {
@@ -56,12 +75,9 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     errno = saved;
     IO_CHECK(false, path, action);
   };
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write");
-    written += static_cast<size_t>(n);
+  if (const int error = write_all(fd, bytes.data(), bytes.size()); error != 0) {
+    errno = error;
+    fail("write");
   }
   if (::fchmod(fd, 0644) != 0) fail("set permissions of");
   if (::fsync(fd) != 0) fail("fsync");

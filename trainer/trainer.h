@@ -116,7 +116,6 @@ class Trainer {
   void lock_run_folder();
   void claim_run_folder_if_new(const std::string& resumed_from, bool overwrite);
   void verify_shards_once();
-  std::string broadcast_from_rank0(const std::string& text);
   void run_on_rank0(const std::function<void()>& action);
   [[noreturn]] void stop_for_lost_lock();
   // trainer_checkpoint.cpp

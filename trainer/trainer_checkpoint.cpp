@@ -43,7 +43,7 @@ void Trainer::resume(const std::string& mode, bool overwrite) {
       for (const auto& w : choice.warnings) log_warn("{}", w);
       chosen = choice.dir;
     });
-    chosen = broadcast_from_rank0(chosen);
+    chosen = broadcast_text_from_rank0(chosen);
     if (chosen.empty())
       log_info("--resume {}: no checkpoint under {}: starting fresh", mode,
                checkpoints_dir(config_.run.out_dir));

@@ -42,19 +42,6 @@ std::string file_stamp(const std::string& path) {
 
 }  // namespace
 
-std::string Trainer::broadcast_from_rank0(const std::string& text) {
-  auto length = torch::tensor({int64_t(text.size())}, torch::kInt64);
-  control_->broadcast(length, 0);
-  auto chars = torch::zeros({length.item<int64_t>()}, torch::kInt64);
-  auto* data = chars.data_ptr<int64_t>();
-  if (world().rank == 0)
-    for (size_t i = 0; i < text.size(); ++i) data[i] = int64_t(static_cast<unsigned char>(text[i]));
-  if (chars.numel() > 0) control_->broadcast(chars, 0);
-  std::string out(size_t(chars.numel()), '\0');
-  for (int64_t i = 0; i < chars.numel(); ++i) out[size_t(i)] = char(data[i]);
-  return out;
-}
-
 void Trainer::run_on_rank0(const std::function<void()>& action) {
   std::exception_ptr failure;
   std::string verdict;
@@ -69,7 +56,7 @@ void Trainer::run_on_rank0(const std::function<void()>& action) {
       verdict = std::string("E") + e.what() + kSeparator;
     }
   }
-  verdict = broadcast_from_rank0(verdict);
+  verdict = broadcast_text_from_rank0(verdict);
   if (verdict.empty()) return;
   if (failure) std::rethrow_exception(failure);
   const size_t cut = verdict.find(kSeparator);
@@ -83,7 +70,7 @@ void Trainer::lock_run_folder() {
   run_on_rank0([&] { lock_.acquire(dir, double(config_.run.lock_stale_s)); });
   if (world().world_size == 1) return;
   // Checkpoints need every rank to see the same run folder: each reads rank 0's token.
-  const std::string token = broadcast_from_rank0(lock_.token());
+  const std::string token = broadcast_text_from_rank0(lock_.token());
   LockHolder holder;
   const bool sees =
       read_lock_holder((fs::path(dir) / kRunLockFile).string(), &holder) && holder.token == token;

@@ -17,8 +17,6 @@ shift 3
 mpiflags=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/resume_lib.sh"
 setup_resume_fixture
-passed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
 
 train reference 2
 

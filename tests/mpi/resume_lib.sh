@@ -6,6 +6,8 @@ set -u
 CLINFM_PYTHON=${CLINFM_PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 export OMP_NUM_THREADS=1
 fail() { echo "FAIL: $*"; exit 1; }
+passed=0
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
 
 setup_resume_fixture() {
   work=$(mktemp -d)

@@ -15,8 +15,6 @@ shift 3
 mpiflags=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/resume_lib.sh"
 setup_resume_fixture
-passed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
 fingerprint() { (cd "$work/$1" && find config.yaml metrics.jsonl model.pt checkpoints -type f | sort | xargs sha256sum); }
 
 # --- a fresh run into a finished run's folder

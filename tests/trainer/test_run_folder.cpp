@@ -137,6 +137,16 @@ TEST(RunLock, TakesOverTheLocksOfJobsThatAreGone) {
   EXPECT_TRUE(fs::exists(run + "/run.lock"));
 }
 
+TEST(RunLock, ALockThatIsAFolderIsAnErrorNotALoop) {
+  testing::TempDir dir;
+  const std::string run = dir / "run";
+  fs::create_directories(run + "/run.lock");
+  age_file(run + "/run.lock", 30);
+  RunLock lock;
+  const std::string error = error_of([&] { lock.acquire(run, 60); });
+  EXPECT_NE(error.find("run.lock: cannot remove the stale lock"), std::string::npos) << error;
+}
+
 TEST(RunLock, WaitsForALiveRemoteJobThenRefuses) {
   testing::TempDir dir;
   const std::string run = dir / "run";

@@ -112,9 +112,14 @@ std::string LockHolder::describe() const {
 }
 
 bool read_lock_holder(const std::string& path, LockHolder* holder) {
-  std::ifstream in(path);
-  if (!in) return false;
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;  // none, or a folder in its place
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const Error&) {
+    return false;
+  }
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
     holder->host = j.at("host").get<std::string>();
@@ -171,8 +176,11 @@ void RunLock::acquire(const std::string& run_dir, double stale_s) {
       log_warn("{}: taking over the lock of a job that is gone ({})", path_,
                readable ? holder.describe() : std::string("the lock file is unreadable"));
       LockHolder again;  // remove it only if it is still the stale one
-      if (!readable || (read_lock_holder(path_, &again) && again.token == holder.token))
-        ::unlink(path_.c_str());
+      if ((!readable || (read_lock_holder(path_, &again) && again.token == holder.token)) &&
+          ::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+        throw Error(fmt::format("{}: cannot remove the stale lock: {}", path_, std::strerror(errno)),
+                    "remove it by hand (it must be a file) and start the job again");
+      }
       continue;
     }
     // Held by a live job: wait for it to end (an old job's ranks may outlive its launcher by a
