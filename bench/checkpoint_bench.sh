@@ -20,6 +20,17 @@ printf 'clinfm checkpoint bench salt' >"$work/salt"
 cd "$root"
 echo "checkpoint save, preset $preset, 1 rank, $(nproc --all) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 echo "disk: $(df -h "$work" | awk 'NR==2 {print $1, $2, "total,", $4, "free, mounted on", $6}')"
+bytes=0
+dd_times=()
+# dd of the checkpoint's bytes with fsync, timed right after each run and once more (these
+# machines drift in speed within minutes: the ratio uses the median of the three).
+dd_once() {
+  local start
+  start=$(date +%s%N)
+  dd if=/dev/zero of="$work/dd.bin" bs=1M count=$((bytes / 1048576 + 1)) conv=fsync status=none
+  dd_times+=("$(( $(date +%s%N) - start ))")
+  rm -f "$work/dd.bin"
+}
 for mode in sync async; do
   async=false
   [ $mode = async ] && async=true
@@ -27,12 +38,12 @@ for mode in sync async; do
     data.seq_len=64 train.max_steps=12 train.global_batch_size=4 train.micro_batch_size=4 train.validation_every=0 \
     run.threads=2 train.peak_tflops=1 log.every=100 checkpoint.every=4 checkpoint.keep_last=5 \
     checkpoint.async=$async >"$work/log-$mode" 2>&1 || { cat "$work/log-$mode"; exit 1; }
+  [ $mode = sync ] && bytes=$(du -sb "$work/run-sync/checkpoints/step-00000004" | cut -f1)
+  dd_once
 done
-bytes=$(du -sb "$work/run-sync/checkpoints/step-00000004" | cut -f1)
-dd_start=$(date +%s%N)
-dd if=/dev/zero of="$work/dd.bin" bs=1M count=$((bytes / 1048576 + 1)) conv=fsync status=none
-dd_s=$(( $(date +%s%N) - dd_start ))e-9
-rm -f "$work/dd.bin"
+dd_once
+dd_s=$(printf '%s\n' "${dd_times[@]}" | sort -n | sed -n 2p)e-9  # the median of three
+echo "dd times (ms): $(printf '%s\n' "${dd_times[@]}" | awk '{printf "%.0f ", $1 / 1e6}')"
 "$CLINFM_PYTHON" - "$work" "$bytes" "$dd_s" <<'PY'
 import json, statistics, sys
 work, size, dd_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

@@ -6,12 +6,13 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "models/archive.h"
 #include "models/cpu/attention.h"
 
 namespace clinfm {
 namespace {
 
-void write_int(torch::serialize::OutputArchive& archive, const std::string& key, int64_t value) {
+void write_int(Archive& archive, const std::string& key, int64_t value) {
   archive.write(key, c10::IValue(value));
 }
 int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key) {
@@ -22,32 +23,35 @@ int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key
 
 }  // namespace
 
-ModuleSnapshot snapshot_module(const torch::nn::Module& module) {
+torch::Tensor host_tensor(const torch::Tensor& tensor, SnapshotMode mode) {
+  if (mode == SnapshotMode::kShare && tensor.device().is_cpu()) return tensor.detach();
+  return tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+}
+
+ModuleSnapshot snapshot_module(const torch::nn::Module& module, SnapshotMode mode) {
   torch::NoGradGuard no_grad;
   ModuleSnapshot s;
   for (const auto& p : module.named_parameters(/*recurse=*/false))
     // requires_grad is kept: the archive records it, and the bytes match Module::save's.
-    // Host copies: a checkpoint written on a GPU loads on a CPU and the writer thread never
+    // Host tensors: a checkpoint written on a GPU loads on a CPU and the writer thread never
     // touches device memory.
-    s.parameters.emplace_back(p.key(), p.value()
-                                           .detach()
-                                           .to(torch::kCPU, false, /*copy=*/true)
-                                           .set_requires_grad(p.value().requires_grad()));
+    s.parameters.emplace_back(p.key(),
+                              host_tensor(p.value(), mode).set_requires_grad(p.value().requires_grad()));
   for (const auto& b : module.named_buffers(/*recurse=*/false))
-    s.buffers.emplace_back(b.key(), b.value().detach().to(torch::kCPU, false, /*copy=*/true));
+    s.buffers.emplace_back(b.key(), host_tensor(b.value(), mode));
   for (const auto& child : module.named_children())
-    s.children.emplace_back(child.key(), snapshot_module(*child.value()));
+    s.children.emplace_back(child.key(), snapshot_module(*child.value(), mode));
   return s;
 }
 
 namespace {
 
-// Exactly what torch::nn::Module::save writes, from a snapshot.
-void write_snapshot(const ModuleSnapshot& s, torch::serialize::OutputArchive& archive) {
+// What torch::nn::Module::save writes, from a snapshot (without the zip's CRC-32s: archive.h).
+void write_snapshot(const ModuleSnapshot& s, Archive& archive) {
   for (const auto& [name, tensor] : s.parameters) archive.write(name, tensor);
   for (const auto& [name, tensor] : s.buffers) archive.write(name, tensor, /*is_buffer=*/true);
   for (const auto& [name, child] : s.children) {
-    torch::serialize::OutputArchive child_archive(archive.compilation_unit());
+    Archive child_archive(archive.compilation_unit());
     write_snapshot(child, child_archive);
     archive.write(name, child_archive);
   }
@@ -57,7 +61,7 @@ void write_snapshot(const ModuleSnapshot& s, torch::serialize::OutputArchive& ar
 
 void write_weights(const ModuleSnapshot& snapshot, const ModelDims& d,
                    const std::function<size_t(const void*, size_t)>& out) {
-  torch::serialize::OutputArchive archive;
+  Archive archive;
   write_snapshot(snapshot, archive);
   archive.write("clinfm/format", c10::IValue(std::string(kWeightsFormat)));
   write_int(archive, "clinfm/version", kWeightsVersion);

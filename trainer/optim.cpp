@@ -15,14 +15,37 @@ bool applies_weight_decay(const std::string& name, const torch::Tensor& param, c
 AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params,
              const OptimConfig& config, AdamWKernel kernel)
     : config_(config) {
+  // The moments of all parameters are views of two flat buffers, in the optimizer's order, when the
+  // parameters allow it (contiguous, one dtype and device): the flat optimizer vector a checkpoint
+  // holds is then the buffer itself, and a synchronous save writes it without a copy.
+  int64_t total = 0;
+  bool flat = true;
+  for (const auto& [name, p] : named_params) {
+    if (!p.requires_grad()) continue;
+    const auto& first = named_params.front().second;
+    flat = flat && p.is_contiguous() && p.dtype() == first.dtype() && p.device() == first.device();
+    total += p.numel();
+  }
+  if (flat && total > 0) {
+    const auto options = named_params.front().second.options().requires_grad(false);
+    flat_exp_avg_ = torch::zeros({total}, options);
+    flat_exp_avg_sq_ = torch::zeros({total}, options);
+  }
+  int64_t offset = 0;
   for (const auto& [name, p] : named_params) {
     if (!p.requires_grad()) continue;
     OptimParam entry;
     entry.name = name;
     entry.param = p;
     entry.decay = applies_weight_decay(name, p, config);
-    entry.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-    entry.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+    if (flat_exp_avg_.defined()) {
+      entry.exp_avg = flat_exp_avg_.narrow(0, offset, p.numel()).view(p.sizes());
+      entry.exp_avg_sq = flat_exp_avg_sq_.narrow(0, offset, p.numel()).view(p.sizes());
+      offset += p.numel();
+    } else {
+      entry.exp_avg = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+      entry.exp_avg_sq = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+    }
     params_.push_back(std::move(entry));
   }
   const bool on_cuda = !params_.empty() && params_.front().param.is_cuda();

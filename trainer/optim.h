@@ -50,6 +50,11 @@ class AdamW {
   std::vector<OptimParam>& params() { return params_; }
   const std::vector<OptimParam>& params() const { return params_; }
   void set_steps(int64_t steps);
+  // The moments of every parameter, concatenated in params() order, as the live buffers the
+  // per-parameter moments are views of; undefined when the parameters are not contiguous or mix
+  // dtypes or devices (each moment then has a buffer of its own).
+  const torch::Tensor& flat_exp_avg() const { return flat_exp_avg_; }
+  const torch::Tensor& flat_exp_avg_sq() const { return flat_exp_avg_sq_; }
 
  private:
   OptimConfig config_;
@@ -57,6 +62,7 @@ class AdamW {
   int64_t steps_ = 0;
   bool fused_ = false;
   torch::Tensor fused_steps_;  // fused: the update count, float32 on the parameters' device
+  torch::Tensor flat_exp_avg_, flat_exp_avg_sq_;
 
   void fused_step(double lr, const torch::Tensor& apply);
 };

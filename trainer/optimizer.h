@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "models/weights_io.h"
 #include "trainer/checkpoint/state_io.h"
 #include "trainer/comm/communicator.h"
 
@@ -55,8 +56,10 @@ class Optimizer {
   virtual bool sharded() const = 0;
   // [begin, end) of the flat optimizer vector this rank keeps.
   virtual std::pair<int64_t, int64_t> state_range() const = 0;
-  // A copy of this rank's state (safe to serialise on another thread).
-  virtual OptimizerRange state() const = 0;
+  // This rank's state on the host: owned copies (SnapshotMode::kCopy, for an asynchronous
+  // checkpoint) or, with kShare, the live state where it is on the host (a synchronous save
+  // serialises it while training waits: no copy of hundreds of MB on the way to the file).
+  virtual OptimizerRange state(SnapshotMode mode) const = 0;
   // Restores the state of state_range() (read from any checkpoint: read_optimizer_range).
   virtual void load_state(const OptimizerRange& state) = 0;
 };

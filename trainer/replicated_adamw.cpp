@@ -50,16 +50,21 @@ torch::Tensor ReplicatedAdamW::step(double lr, double max_norm, const torch::Ten
   return torch::where(loss_finite, norm, std::numeric_limits<double>::quiet_NaN());
 }
 
-OptimizerRange ReplicatedAdamW::state() const {
+OptimizerRange ReplicatedAdamW::state(SnapshotMode mode) const {
   OptimizerRange range = layout_;
+  range.begin = 0;
+  range.end = layout_.total;
+  range.updates = adamw_.steps();
+  if (adamw_.flat_exp_avg().defined()) {  // the live flat buffers (optim.h), in layout order
+    range.exp_avg = host_tensor(adamw_.flat_exp_avg(), mode);
+    range.exp_avg_sq = host_tensor(adamw_.flat_exp_avg_sq(), mode);
+    return range;
+  }
   std::vector<torch::Tensor> exp_avg, exp_avg_sq;
   for (const auto& entry : adamw_.params()) {
     exp_avg.push_back(entry.exp_avg.reshape({-1}));
     exp_avg_sq.push_back(entry.exp_avg_sq.reshape({-1}));
   }
-  range.begin = 0;
-  range.end = layout_.total;
-  range.updates = adamw_.steps();
   range.exp_avg = torch::cat(exp_avg).cpu();  // a copy, on the host (checkpoint files are device-free)
   range.exp_avg_sq = torch::cat(exp_avg_sq).cpu();
   return range;

@@ -24,7 +24,7 @@ class ReplicatedAdamW final : public Optimizer {
   int64_t updates() const override { return adamw_.steps(); }
   bool sharded() const override { return false; }
   std::pair<int64_t, int64_t> state_range() const override { return {0, layout_.total}; }
-  OptimizerRange state() const override;
+  OptimizerRange state(SnapshotMode mode) const override;
   void load_state(const OptimizerRange& state) override;
 
  private:

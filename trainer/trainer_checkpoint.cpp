@@ -134,7 +134,8 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
   std::vector<CheckpointFile> files;
   // Asynchronous: the weights and the optimizer state are copied now (the file functions run on
   // the writer's thread while training goes on). Synchronous: training waits, so each file's
-  // function takes its copy itself, on the writer's thread of that file, in parallel.
+  // function serialises the live tensors (SnapshotMode::kShare: no copy on the host; a device's
+  // are copied to the host on the writer's thread of that file, in parallel).
   const bool copy_now = config_.checkpoint.async;
   if (w.rank == 0) {
     const ModelDims dims = model_->dims;
@@ -144,7 +145,7 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
           {"model.pt", [weights, dims](const ByteWriter& out) { write_weights(*weights, dims, out); }});
     } else {
       files.push_back({"model.pt", [this, dims](const ByteWriter& out) {
-                         write_weights(snapshot_module(*model_), dims, out);
+                         write_weights(snapshot_module(*model_, SnapshotMode::kShare), dims, out);
                        }});
     }
   }
@@ -153,11 +154,12 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
   if (sharded || w.rank == 0) {
     const std::string name = rank_file("optimizer", sharded ? w.rank : 0);
     if (copy_now) {
-      auto range = std::make_shared<OptimizerRange>(optimizer_->state());
+      auto range = std::make_shared<OptimizerRange>(optimizer_->state(SnapshotMode::kCopy));
       files.push_back({name, [range](const ByteWriter& out) { write_optimizer_range(*range, out); }});
     } else {
-      files.push_back(
-          {name, [this](const ByteWriter& out) { write_optimizer_range(optimizer_->state(), out); }});
+      files.push_back({name, [this](const ByteWriter& out) {
+                         write_optimizer_range(optimizer_->state(SnapshotMode::kShare), out);
+                       }});
     }
   }
   files.push_back(bytes_file(rank_file("rng", w.rank), generator_states_bytes(generator_states(device_))));

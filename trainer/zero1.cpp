@@ -57,13 +57,13 @@ double Zero1AdamW::finish_backward() {
   return 0;
 }
 
-OptimizerRange Zero1AdamW::state() const {
+OptimizerRange Zero1AdamW::state(SnapshotMode mode) const {
   OptimizerRange range = layout_;
   range.begin = begin_;
   range.end = end_;
   range.updates = steps();
-  range.exp_avg = exp_avg_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a host copy
-  range.exp_avg_sq = exp_avg_sq_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+  range.exp_avg = host_tensor(exp_avg_, mode);
+  range.exp_avg_sq = host_tensor(exp_avg_sq_, mode);
   return range;
 }
 

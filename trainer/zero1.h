@@ -39,7 +39,7 @@ class Zero1AdamW final : public Optimizer {
   int64_t updates() const override { return steps(); }
   bool sharded() const override { return true; }
   std::pair<int64_t, int64_t> state_range() const override { return {begin_, end_}; }
-  OptimizerRange state() const override;
+  OptimizerRange state(SnapshotMode mode) const override;
   void load_state(const OptimizerRange& state) override;
   void zero_grad();
   int64_t state_elements() const { return exp_avg_.numel() + exp_avg_sq_.numel(); }

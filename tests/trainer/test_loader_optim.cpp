@@ -325,7 +325,7 @@ TEST(Optim, ZeroOneFusedMatchesPerElementAndSkipsOnTheDevice) {
   EXPECT_FALSE(torch::equal(fused_params[0].second, initial[0].second));
   // The update count survives a state round trip on the device counter.
   Zero1AdamW restored(clone_parameters(initial), config, *comm, AdamWKernel::kFused);
-  restored.load_state(fused.state());
+  restored.load_state(fused.state(SnapshotMode::kCopy));
   EXPECT_EQ(restored.updates(), 5);
 }
 
@@ -347,6 +347,48 @@ TEST(Optim, ReplicatedStepSkipsWhenTheLossIsNotFinite) {
   EXPECT_GT(optimizer.step(1e-2, 1.0, flag(true)).item<double>(), 0.0);
   EXPECT_EQ(optimizer.updates(), 1);
   EXPECT_FALSE(torch::equal(params[0].second, initial[0].second));
+}
+
+// The moments live in two flat buffers (optim.h): the state a checkpoint writes is the same
+// with or without a copy, a shared state is the live buffer and a copied one is not, and a
+// non-contiguous parameter falls back to a moment of its own.
+TEST(Optim, StateIsTheFlatMomentsSharedOrCopied) {
+  Config config;
+  auto comm = make_local_communicator();
+  NamedParameters params = optimizer_test_parameters();
+  ReplicatedAdamW optimizer(params, config, *comm);
+  for (int step = 0; step < 3; ++step) {
+    set_gradients(params, step);
+    optimizer.step(1e-2, 1.0, flag(true));
+  }
+  const OptimizerRange shared = optimizer.state(SnapshotMode::kShare);
+  const OptimizerRange copied = optimizer.state(SnapshotMode::kCopy);
+  EXPECT_TRUE(torch::equal(shared.exp_avg, copied.exp_avg));
+  EXPECT_TRUE(torch::equal(shared.exp_avg_sq, copied.exp_avg_sq));
+  EXPECT_NE(shared.exp_avg.data_ptr(), copied.exp_avg.data_ptr());
+  set_gradients(params, 3);
+  optimizer.step(1e-2, 1.0, flag(true));  // the shared state is the live one: it moved
+  EXPECT_FALSE(torch::equal(shared.exp_avg, copied.exp_avg));
+  EXPECT_TRUE(torch::equal(shared.exp_avg, optimizer.state(SnapshotMode::kCopy).exp_avg));
+  // The flat vector is the per-parameter moments concatenated in optimizer order.
+  EXPECT_EQ(shared.exp_avg.numel(), 8 * 5 + 5 + 7 * 5 + 5 * 8 + 3);
+  EXPECT_GT(shared.exp_avg.abs().sum().item<double>(), 0.0);
+  NamedParameters again = optimizer_test_parameters();
+  AdamW adamw(again, config.optim);
+  for (int step = 0; step < 3; ++step) {
+    set_gradients(again, step);
+    adamw.step(1e-2);
+  }
+  std::vector<torch::Tensor> pieces;
+  for (const auto& entry : adamw.params()) pieces.push_back(entry.exp_avg.reshape({-1}));
+  EXPECT_TRUE(torch::equal(torch::cat(pieces), adamw.flat_exp_avg()));
+  EXPECT_EQ(adamw.params()[1].exp_avg.data_ptr<float>(), adamw.flat_exp_avg().data_ptr<float>() + 8 * 5);
+  // A transposed (non-contiguous) parameter: no flat buffers, moments of their own.
+  NamedParameters odd = {{"w", torch::randn({4, 3}).t().set_requires_grad(true)},
+                         {"b", torch::randn({3}).set_requires_grad(true)}};
+  AdamW fallback(odd, config.optim);
+  EXPECT_FALSE(fallback.flat_exp_avg().defined());
+  EXPECT_EQ(fallback.params()[0].exp_avg.strides(), odd[0].second.strides());
 }
 
 }  // namespace

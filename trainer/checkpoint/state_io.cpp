@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "models/archive.h"
 
 namespace clinfm {
 namespace {
@@ -32,7 +33,7 @@ std::string join_names(const std::vector<std::string>& names) {
 }  // namespace
 
 void write_optimizer_range(const OptimizerRange& r, const std::function<size_t(const void*, size_t)>& out) {
-  torch::serialize::OutputArchive archive;
+  Archive archive;
   archive.write("format", c10::IValue(std::string("clinfm-optimizer-range")));
   archive.write("begin", c10::IValue(r.begin));
   archive.write("end", c10::IValue(r.end));
