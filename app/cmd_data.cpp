@@ -57,6 +57,11 @@ int run_prep_command(PrepCommand& c) {
     log_info("  {:<9} {:>9} patients {:>12} events", split, p, e);
   }
   log_info("  audit: {}/audit.md", c.options.output);
+  if (!s.canary_file.empty())
+    log_info(
+        "  canaries: {} x {} in the training split; which patients they are: {} (secret, mode 0600: keep "
+        "it with the salt; `clinfm eval --canaries` reads it)",
+        c.options.data.canaries, c.options.data.canary_copies, s.canary_file);
   return 0;
 }
 

@@ -1,5 +1,5 @@
-// `clinfm eval SUITE --checkpoint PATH --dataset DIR --out DIR [--truth F --salt F] [eval.*=...]`:
-// resolves PATH to a weights file by the rule `clinfm export` shares
+// `clinfm eval SUITE --checkpoint PATH --dataset DIR --out DIR [--truth F --salt F] [--canaries F]
+// [eval.*=...]`: resolves PATH to a weights file by the rule `clinfm export` shares
 // (trainer/checkpoint/weights_path.h), runs the suite (eval/runner.h), writes results.json,
 // predictions.csv, report.md and report.html into --out and prints the table of methods with
 // 95% intervals.
@@ -32,7 +32,7 @@ struct EvalOptions {
   std::string checkpoint;
   std::string dataset;
   std::string out;
-  std::string truth, cohort, salt;
+  std::string truth, cohort, salt, canaries;
   int threads = 0;
   std::vector<std::string> overrides;
 };
@@ -86,11 +86,13 @@ int evaluate(const EvalOptions& options) {
   request.truth = options.truth;
   request.cohort = options.cohort;
   request.salt = options.salt;
+  request.canaries = options.canaries;
   request.config = resolved.config.eval;
   request.threads = options.threads;
   const SuiteResult result = run_evaluation(request);
   write_outputs(result, options.out);
   std::fputs(console_table(result).c_str(), stdout);
+  for (const std::string& line : result.privacy.findings) std::printf("privacy: %s\n", line.c_str());
   log_info("eval: wrote results.json, predictions.csv, report.md, report.html to {}", options.out);
   return 0;
 }
@@ -111,6 +113,9 @@ void add_eval_command(CLI::App& app, CommandAction* action) {
                   "Truth file of a `clinfm synth` cohort (compare zero-shot risks)");
   cmd->add_option("--cohort", options->cohort, "The synth cohort of --truth (default: beside it)");
   cmd->add_option("--salt", options->salt, "The salt file prep used (to join --truth to the data set)");
+  cmd->add_option("--canaries", options->canaries,
+                  "The data set's secret canary file (data.canary_file): adds canary exposure to the privacy "
+                  "audit (docs/privacy.md)");
   cmd->add_option("--threads", options->threads, "LibTorch threads (0: all cores)");
   cmd->add_option("overrides", options->overrides,
                   "eval.key=value overrides, e.g. eval.bootstrap_samples=200");

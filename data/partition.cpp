@@ -67,7 +67,7 @@ void PartitionWriter::put(uint64_t key, int64_t time_s, uint32_t code, float val
     }
     if (progress_) progress_(records_);
   }
-  const size_t partition = static_cast<size_t>((key >> 32) % files_.size());
+  const size_t partition = static_cast<size_t>(partition_of_key(key, static_cast<int>(files_.size())));
   PartitionRecord record{};
   record.key = key;
   record.time_s = time_s;

@@ -35,6 +35,11 @@ static_assert(sizeof(PartitionRecord) == 32, "partition records are written as r
 // Set by prep's SIGINT/SIGTERM handler; the sink checks it and stops the import.
 extern std::atomic<bool> g_prep_interrupted;
 
+// The partition file a key's records go to.
+inline int partition_of_key(uint64_t key, int partitions) {
+  return static_cast<int>((key >> 32) % static_cast<uint64_t>(partitions));
+}
+
 class PartitionWriter : public EventSink {
  public:
   PartitionWriter(const std::string& dir, int partitions, Salt salt);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "common/check.h"
 #include "common/file_hash.h"
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/sha256.h"
+#include "data/canaries.h"
 #include "data/dataset.h"
 #include "data/partition.h"
 #include "data/shard.h"
@@ -132,6 +134,15 @@ PrepSummary run_prep(const PrepOptions& o) {
   }
   const ShardCompression compression = parse_shard_compression(o.data.shard_compression);
   const Salt salt = load_or_create_salt(o.data.salt_file, output.string());
+  const bool with_canaries = o.data.canaries > 0;
+  const std::string canary_file =
+      o.data.canary_file.empty() ? default_canary_file(o.data.salt_file, output.string())
+                                 : fs::absolute(expand_home(o.data.canary_file)).lexically_normal().string();
+  if (with_canaries && (canary_file + "/").rfind(output.string() + "/", 0) == 0) {
+    throw InputError(
+        fmt::format("data.canary_file '{}' lies inside the data set '{}'", canary_file, o.output),
+        "keep the canary file (a secret, like the salt) outside the data set: set data.canary_file");
+  }
   const fs::path temp = output.string() + fmt::format(".tmp-{}", ::getpid());
   fs::remove_all(temp, ec);
   TemporaryFolder temp_guard(temp);
@@ -152,6 +163,9 @@ PrepSummary run_prep(const PrepOptions& o) {
   summary.import_seconds = import_progress.seconds();
 
   const TimelineRules rules{o.data.max_age_years, o.data.split_tuning, o.data.split_held_out};
+  CanaryDrawer canaries(
+      salt, {o.data.canaries, o.data.canary_copies, o.data.canary_events, o.data.reference_canaries},
+      o.data.split_tuning, o.data.split_held_out, partitions.partitions());
   // Pass 2: what the training split says about codes and values.
   CodeStats stats;
   TimelineCounts counts;
@@ -164,6 +178,14 @@ PrepSummary run_prep(const PrepOptions& o) {
     auto records = read_partition(partitions.partition_path(i));
     for (const auto& p : group_timelines(records, partitions.codes(), rules, &counts)) {
       if (p.split != Split::kTrain) continue;
+      if (with_canaries && !p.events.empty()) {  // the patient's start: birth and statics at birth
+        std::vector<uint32_t> start;
+        for (const auto& e : p.events) {
+          if (e.age_days != p.events.front().age_days) break;
+          start.push_back(e.code);
+        }
+        canaries.offer_template(p.sex, std::move(start));
+      }
       patient_codes.clear();
       for (const auto& e : p.events) {
         patient_codes.push_back(stats_id[e.code]);
@@ -187,7 +209,10 @@ PrepSummary run_prep(const PrepOptions& o) {
       ++codes_to_parent;
   }
 
-  // Pass 3: timelines -> shards.
+  const std::string vocab_text = vocab.to_json().dump(1) + "\n";
+  if (with_canaries) canaries.draw(vocab, token_of, o.data.max_age_years, salt.id, sha256_hex(vocab_text));
+
+  // Pass 3: timelines -> shards (canaries merged into the training split by key).
   const std::vector<std::string> split_names = {"train", "tuning", "held_out"};
   std::vector<SplitShards> shards;
   for (const auto& name : split_names) {
@@ -201,7 +226,24 @@ PrepSummary run_prep(const PrepOptions& o) {
     check_interrupted();
     auto records = read_partition(partitions.partition_path(i));
     TimelineCounts ignored;
-    for (const auto& p : group_timelines(records, partitions.codes(), rules, &ignored)) {
+    const std::vector<GroupedPatient> grouped = group_timelines(records, partitions.codes(), rules, &ignored);
+    std::vector<PatientTimeline> canary_patients;
+    if (with_canaries) {
+      std::unordered_set<uint64_t> real_keys;
+      for (const auto& p : grouped) real_keys.insert(p.key);
+      canary_patients = canaries.partition_patients(i, real_keys);
+    }
+    size_t next_canary = 0;
+    auto append_canaries_before = [&](uint64_t key, bool rest = false) {
+      for (; next_canary < canary_patients.size() && (rest || canary_patients[next_canary].key < key);
+           ++next_canary) {
+        shards[size_t(Split::kTrain)].append(canary_patients[next_canary]);
+        summary.patients["train"] += 1;
+        summary.events["train"] += static_cast<int64_t>(canary_patients[next_canary].size());
+      }
+    };
+    for (const auto& p : grouped) {
+      append_canaries_before(p.key);
       timeline.key = p.key;
       timeline.sex = p.sex;
       timeline.tokens.clear();
@@ -224,6 +266,7 @@ PrepSummary run_prep(const PrepOptions& o) {
       summary.patients[split_names[split]] += 1;
       summary.events[split_names[split]] += static_cast<int64_t>(timeline.size());
     }
+    append_canaries_before(0, /*rest=*/true);
     shard_progress.update(i + 1);
   }
   for (auto& s : shards) s.close_current();
@@ -250,6 +293,12 @@ PrepSummary run_prep(const PrepOptions& o) {
   for (const auto& [split, n] : summary.events) written += n;
   audit.count("events written", written);
   audit.count("events produced by the importer", summary.input_records);
+  const int64_t canary_events = canaries.events_written();
+  if (with_canaries) {
+    audit.count("canary patients written to the training split (data.canaries x data.canary_copies)",
+                o.data.canaries * o.data.canary_copies);
+    audit.count("canary events written", canary_events);
+  }
   int64_t rows = 0, dropped_by_importer = 0;
   for (const auto& [name, table] : audit.tables()) {
     rows += table.rows;
@@ -261,13 +310,15 @@ PrepSummary run_prep(const PrepOptions& o) {
       {"events produced by the importer", summary.input_records},
       {"events dropped by prep: patient without a birth record", counts.events_of_patients_without_birth},
       {"events dropped by prep: extra birth records", counts.extra_birth_records},
-      {"events written, code kept", written - events_to_parent - events_to_unk},
+      {"events written, code kept", written - canary_events - events_to_parent - events_to_unk},
       {"events written, code suppressed to a parent code", events_to_parent},
       {"events written, code suppressed to <unk>", events_to_unk},
   });
+  if (with_canaries)
+    audit.add_accounting_line("events written, canaries (not from the input; docs/privacy.md)",
+                              canary_events);
 
   // Manifest, vocabulary, audit.
-  const std::string vocab_text = vocab.to_json().dump(1) + "\n";
   write_file_atomic((temp / "vocab.json").string(), vocab_text);
   nlohmann::json shard_list = nlohmann::json::array();
   for (size_t s = 0; s < shards.size(); ++s) {
@@ -282,40 +333,52 @@ PrepSummary run_prep(const PrepOptions& o) {
       ++summary.shards;
     }
   }
-  nlohmann::json manifest = {{"format", kDatasetFormat},
-                             {"schema_version", kDatasetSchemaVersion},
-                             {"shard_schema_version", kShardSchemaVersion},
-                             {"created_by", std::string("clinfm ") + CLINFM_DATA_VERSION},
-                             {"command", o.command_line},
-                             {"source", {{"format", o.format}}},
-                             {"deidentification",
-                              {{"subject_keys", "first 8 bytes of HMAC-SHA256(secret salt, subject id), hex"},
-                               {"salt_id", salt.id},
-                               {"time_axis", "age in days since birth; absolute dates are not stored"},
-                               {"max_age_years", o.data.max_age_years},
-                               {"min_patients_per_code", o.data.min_patients_per_code},
-                               {"events_top_coded", counts.events_top_coded},
-                               {"codes_suppressed_to_parent", codes_to_parent},
-                               {"codes_suppressed_to_unk", codes_to_unk},
-                               {"free_text", "dropped"}}},
-                             {"splits",
-                              {{"fractions",
-                                {{"train", 1.0 - o.data.split_tuning - o.data.split_held_out},
-                                 {"tuning", o.data.split_tuning},
-                                 {"held_out", o.data.split_held_out}}},
-                               {"assignment", "uniform number drawn from the subject key"},
-                               {"patients", summary.patients},
-                               {"events", summary.events}}},
-                             {"vocabulary",
-                              {{"file", "vocab.json"},
-                               {"size", vocab.size()},
-                               {"value_bins", o.data.value_bins},
-                               {"sha256", sha256_hex(vocab_text)}}},
-                             {"shard_compression", o.data.shard_compression},
-                             {"shards", shard_list}};
+  nlohmann::json manifest = {
+      {"format", kDatasetFormat},
+      {"schema_version", kDatasetSchemaVersion},
+      {"shard_schema_version", kShardSchemaVersion},
+      {"created_by", std::string("clinfm ") + CLINFM_DATA_VERSION},
+      {"command", o.command_line},
+      {"source", {{"format", o.format}}},
+      {"deidentification",
+       {{"subject_keys", "first 8 bytes of HMAC-SHA256(secret salt, subject id), hex"},
+        {"salt_id", salt.id},
+        {"time_axis", "age in days since birth; absolute dates are not stored"},
+        {"max_age_years", o.data.max_age_years},
+        {"min_patients_per_code", o.data.min_patients_per_code},
+        {"events_top_coded", counts.events_top_coded},
+        {"codes_suppressed_to_parent", codes_to_parent},
+        {"codes_suppressed_to_unk", codes_to_unk},
+        {"free_text", "dropped"}}},
+      {"splits",
+       {{"fractions",
+         {{"train", 1.0 - o.data.split_tuning - o.data.split_held_out},
+          {"tuning", o.data.split_tuning},
+          {"held_out", o.data.split_held_out}}},
+        {"assignment", "uniform number drawn from the subject key"},
+        {"patients", summary.patients},
+        {"events", summary.events}}},
+      {"vocabulary",
+       {{"file", "vocab.json"},
+        {"size", vocab.size()},
+        {"value_bins", o.data.value_bins},
+        {"sha256", sha256_hex(vocab_text)}}},
+      {"privacy_audit",
+       {{"canaries", o.data.canaries},
+        {"canary_copies", with_canaries ? o.data.canary_copies : 0},
+        {"canary_events", with_canaries ? o.data.canary_events : 0},
+        {"note", with_canaries ? "canary patients are in the training split; which ones is "
+                                 "kept only in the secret canary file"
+                               : "no canaries"}}},
+      {"shard_compression", o.data.shard_compression},
+      {"shards", shard_list}};
   write_file_atomic((temp / "manifest.json").string(), manifest.dump(1) + "\n");
   write_file_atomic((temp / "audit.json").string(), audit.to_json().dump(1) + "\n");
   write_file_atomic((temp / "audit.md").string(), audit.to_markdown());
+
+  // The canary file first: a data set with canaries is never published without it.
+  if (with_canaries) write_canary_file(canaries.canaries(), canary_file);
+  summary.canary_file = with_canaries ? canary_file : "";
 
   // Publish: the old data set (with --overwrite) is removed only after the new one is in place.
   check_interrupted();

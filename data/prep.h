@@ -34,6 +34,7 @@ struct PrepSummary {
   int64_t vocabulary_size = 0;
   int64_t shards = 0;
   double import_seconds = 0, total_seconds = 0;
+  std::string canary_file;  // the secret canary file written (data.canaries > 0), else empty
 };
 
 PrepSummary run_prep(const PrepOptions& options);

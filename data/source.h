@@ -64,6 +64,7 @@ class PrepAudit {
   int64_t counter(const std::string& what) const;
   // The reconciliation of input rows with output events, in the order given (shown first).
   void set_accounting(std::vector<std::pair<std::string, int64_t>> lines) { accounting_ = std::move(lines); }
+  void add_accounting_line(std::string what, int64_t n) { accounting_.emplace_back(std::move(what), n); }
   void set_source(const std::string& format, const std::string& input) {
     format_ = format;
     input_ = input;

@@ -123,15 +123,17 @@ nlohmann::json results_to_json(const SuiteResult& result) {
                      {"methods", methods},
                      {"truth", task.truth}});
   }
-  return {{"format", "clinfm-eval-results"},
-          {"version", 1},
-          {"suite", result.suite_name},
-          {"suite_file", result.suite_file},
-          {"checkpoint", result.checkpoint},
-          {"dataset", result.dataset},
-          {"settings", result.settings},
-          {"notes", result.notes},
-          {"tasks", tasks}};
+  nlohmann::json out = {{"format", "clinfm-eval-results"},
+                        {"version", 1},
+                        {"suite", result.suite_name},
+                        {"suite_file", result.suite_file},
+                        {"checkpoint", result.checkpoint},
+                        {"dataset", result.dataset},
+                        {"settings", result.settings},
+                        {"notes", result.notes},
+                        {"tasks", tasks}};
+  if (result.has_privacy) out["privacy"] = privacy_to_json(result.privacy);
+  return out;
 }
 
 std::string predictions_csv(const SuiteResult& result) {
@@ -176,6 +178,7 @@ std::string report_markdown(const SuiteResult& result) {
     md += subgroup_table(task);
     md += truth_table(task);
   }
+  if (result.has_privacy) md += privacy_markdown(result.privacy);
   return md;
 }
 

@@ -172,6 +172,7 @@ std::string report_html(const SuiteResult& result) {
       html += "<p>Synth truth comparison: <code>" + escape(task.truth.dump()) + "</code></p>\n";
     if (!task.y.empty()) html += "<div class=\"plots\">" + roc_svg(task) + calibration_svg(task) + "</div>\n";
   }
+  if (result.has_privacy) html += privacy_html(result.privacy);
   html += "</body></html>\n";
   return html;
 }

@@ -13,6 +13,7 @@
 
 #include "eval/labeler.h"
 #include "eval/metrics.h"
+#include "eval/privacy.h"
 
 namespace clinfm {
 
@@ -47,6 +48,8 @@ struct SuiteResult {
   nlohmann::json settings;
   std::vector<TaskResult> tasks;
   std::vector<std::string> notes;
+  bool has_privacy = false;  // the suite asked for a privacy audit, or --canaries was given
+  PrivacyResult privacy;
 };
 
 nlohmann::json results_to_json(const SuiteResult& result);
@@ -55,6 +58,10 @@ std::string report_markdown(const SuiteResult& result);
 std::string report_html(const SuiteResult& result);
 // Writes the four files into `out_dir` (created when missing).
 void write_outputs(const SuiteResult& result, const std::string& out_dir);
+
+// The privacy audit's section of report.md and report.html (eval/report_privacy.cpp).
+std::string privacy_markdown(const PrivacyResult& privacy);
+std::string privacy_html(const PrivacyResult& privacy);
 
 // "0.812 (0.771-0.850)" or "n=12, too few patients".
 std::string format_interval(const Interval& interval);

@@ -23,6 +23,7 @@
 #include "eval/count_features.h"
 #include "eval/methods.h"
 #include "eval/model_features.h"
+#include "eval/privacy_runner.h"
 #include "eval/truth.h"
 #include "models/runtime.h"
 #include "models/weights_io.h"
@@ -396,6 +397,8 @@ SuiteResult run_evaluation(const EvalRequest& request) {
   const int32_t vocab_size = dataset.vocab().size();
   const std::vector<ResolvedTask> tasks = resolve_tasks(suite, dataset.vocab());
   const std::unique_ptr<TruthTable> truth = load_truth(request);
+  const CanarySet canaries = load_checked_canaries(request.canaries, dataset);
+  const bool privacy = suite.privacy.enabled || !request.canaries.empty();
   const int threads = apply_torch_threads(choose_torch_threads(
       request.threads, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
   ClinicalTransformer model = load_checked_model(request, vocab_size);
@@ -414,6 +417,12 @@ SuiteResult run_evaluation(const EvalRequest& request) {
 
   const ScoringInputs inputs{suite, request.config, tasks, features, vocab_size, truth.get()};
   for (size_t k = 0; k < tasks.size(); ++k) score_task(inputs, k, examples[k], result.tasks[k], result.notes);
+  if (privacy) {
+    const PrivacyInputs privacy_inputs{dataset, splits.train.patients, splits.held_out.patients,
+                                       suite,   request.config,        request.canaries};
+    result.privacy = run_privacy_audit(model, privacy_inputs, canaries);
+    result.has_privacy = true;
+  }
   describe_run(request, suite, model->dims, windows.requests.size(), truth != nullptr, result);
   return result;
 }

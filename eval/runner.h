@@ -22,6 +22,7 @@ struct EvalRequest {
   std::string truth;   // optional synth truth file
   std::string cohort;  // its MEDS cohort (birth times); default: beside the truth file
   std::string salt;    // the prep salt (needed with --truth)
+  std::string canaries;  // the data set's canary file: canary exposure in the privacy audit
   EvalConfig config;
   int threads = 0;
   bool progress = true;

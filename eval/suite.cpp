@@ -240,8 +240,20 @@ void read_age_bands(SuiteReader& reader, const YAML::Node& bands, SuiteSpec& sui
   }
 }
 
+void read_privacy(SuiteReader& reader, const YAML::Node& privacy, SuiteSpec& suite) {
+  suite.privacy.enabled = true;
+  if (privacy.IsNull()) return;  // `privacy:` alone: the defaults
+  if (!privacy.IsMap()) {
+    reader.problem(privacy, "privacy", "expected a map such as {max_patients: 1000}");
+    return;
+  }
+  if (reader.check_keys(privacy, "privacy", {"max_patients"}))
+    reader.read_int(privacy, "privacy", "max_patients", &suite.privacy.max_patients, 0);
+}
+
 void read_tasks(SuiteReader& reader, const YAML::Node& root, SuiteSpec& suite) {
   const YAML::Node tasks = root["tasks"];
+  if (!tasks && suite.privacy.enabled) return;  // a privacy audit alone
   if (!tasks) {
     reader.problem(root, "tasks", "required key is missing", "a suite is a list of tasks under `tasks:`");
     return;
@@ -281,9 +293,10 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
                      "check the indentation and quoting near that line");
   }
   SuiteReader reader(file);
-  if (reader.check_keys(root, "",
-                        {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
-                         "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "tasks"})) {
+  if (reader.check_keys(
+          root, "",
+          {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
+           "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "privacy", "tasks"})) {
     reader.read_string(root, "", "name", &suite.name, true);
     reader.read_string(root, "", "description", &suite.description);
     reader.read_int(root, "", "context_events", &suite.context_events, 1);
@@ -294,6 +307,7 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
     reader.read_int(root, "", "seed", &suite.seed, 0);
     if (root["death_codes"]) reader.read_codes(root, "", "death_codes", &suite.death_codes, false);
     if (const YAML::Node bands = root["age_bands"]) read_age_bands(reader, bands, suite);
+    if (const YAML::Node privacy = root["privacy"]) read_privacy(reader, privacy, suite);
     read_tasks(reader, root, suite);
   }
   if (!reader.problems().empty()) throw ConfigError(reader.problems());

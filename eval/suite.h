@@ -39,6 +39,14 @@ struct TaskSpec {
   std::string truth;  // synth truth-file outcome joined for comparison (optional)
 };
 
+// The privacy audit a suite asks for (docs/privacy.md): membership inference on up to
+// max_patients patients of train and as many of held_out (0: all), and canary exposure when
+// `clinfm eval --canaries FILE` names the data set's canary file.
+struct PrivacySpec {
+  bool enabled = false;
+  int64_t max_patients = 1000;
+};
+
 struct SuiteSpec {
   std::string file;
   std::string name;
@@ -51,7 +59,8 @@ struct SuiteSpec {
   CodeList death_codes;                              // default MEDS_DEATH
   bool k_shot = false;
   int64_t seed = 1;
-  std::vector<TaskSpec> tasks;
+  PrivacySpec privacy;
+  std::vector<TaskSpec> tasks;  // may be empty only when the suite asks for a privacy audit
 };
 
 // Reads and checks a suite. Throws InputError (a ConfigError listing every problem).

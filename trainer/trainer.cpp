@@ -93,7 +93,7 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode,
   lock_run_folder();               // before anything in the folder is read or written
   resume(resume_mode, overwrite);  // restores the state and sets start_step_ (0 when starting fresh)
   verify_shards_once();
-  loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options("train"));
+  loader_ = std::make_unique<BatchLoader>(*dataset_, loader_options(/*training=*/true));
   peak_flops_ = std::make_unique<PeakFlops>(config_.train.peak_tflops, world_info.world_size,
                                             [device = device_, bf16 = config_.train.precision == "bf16"] {
                                               return measure_device_matmul_flops(device, bf16);
@@ -166,13 +166,13 @@ void Trainer::open_run_folder() {
 
 // Training reads this rank's slice of each global batch, prefetched; validation reads the same
 // tuning batches every time, in the calling thread.
-LoaderOptions Trainer::loader_options(const std::string& split) const {
+LoaderOptions Trainer::loader_options(bool training) const {
   LoaderOptions options;
-  options.split = split;
+  options.split = training ? config_.data.train_split : "tuning";
   options.seq_len = config_.data.seq_len;
   options.micro_batch = config_.train.micro_batch_size;
   options.ignored_targets = ignored_targets_;
-  if (split == "train") {
+  if (training) {
     options.global_batch = config_.train.global_batch_size;
     options.rank = world().rank;
     options.world_size = world().world_size;

@@ -98,7 +98,8 @@ class Trainer {
   void load_data();
   void build_model();
   void open_run_folder();
-  LoaderOptions loader_options(const std::string& split) const;
+  // Training reads data.train_split; validation reads tuning.
+  LoaderOptions loader_options(bool training) const;
   StepResult train_step(int64_t step);
   StepResult count_targets(const std::vector<HostBatch>& micro_batches);
   ModelBatch to_device(const HostBatch& batch) const;

@@ -18,7 +18,7 @@ struct ValidationSums {
 }  // namespace
 
 ValidationResult Trainer::validate() {
-  BatchLoader tuning(*dataset_, loader_options("tuning"));
+  BatchLoader tuning(*dataset_, loader_options(/*training=*/false));
   torch::NoGradGuard no_grad;
   model_->eval();
   ValidationSums sums;

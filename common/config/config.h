@@ -32,6 +32,13 @@ struct DataConfig {
   double split_held_out = 0.1;
   int64_t shard_patients = 50000;
   std::string shard_compression = "integers";  // integers | all | none
+  // Privacy audit (docs/privacy.md): canaries inserted by prep into the training split.
+  int64_t canaries = 0;
+  int64_t canary_copies = 1;
+  int64_t canary_events = 16;
+  int64_t reference_canaries = 1000;
+  std::string canary_file;           // default: beside the salt, named after the data set
+  std::string train_split = "train";  // train | tuning (a reference model of a privacy audit)
 };
 
 struct ModelConfig {

@@ -104,6 +104,35 @@ Schema build_schema() {
             "prep: which event columns are deflate-compressed. integers: token and value_bin (fast); "
             "all: also age_days and value (~45% smaller data set, prep ~1.7x slower); none.")
           .one_of({"integers", "all", "none"}));
+  add(field(
+          "data", &Config::data, &DataConfig::canaries, "canaries",
+          "prep: synthetic canary patients (random, unique code sequences from the vocabulary) inserted into "
+          "the training split for the privacy audit (docs/privacy.md); 0: none. Which patients they are is "
+          "kept only in data.canary_file.")
+          .at_least(0)
+          .at_most(1000000));
+  add(field("data", &Config::data, &DataConfig::canary_copies, "canary_copies",
+            "prep: times each canary is inserted (under different keys): repeated secrets are memorised "
+            "sooner.")
+          .at_least(1)
+          .at_most(1000));
+  add(field("data", &Config::data, &DataConfig::canary_events, "canary_events",
+            "prep: random events per canary (its secret), after a birth and sex like a real patient's.")
+          .at_least(2)
+          .at_most(4096));
+  add(field("data", &Config::data, &DataConfig::reference_canaries, "reference_canaries",
+            "prep: canaries drawn the same way but never written to the data set; a canary's exposure is its "
+            "rank among them (at most log2(reference_canaries + 1) bits).")
+          .at_least(1)
+          .at_most(10000000));
+  add(field("data", &Config::data, &DataConfig::canary_file, "canary_file",
+            "prep: the secret file (mode 0600) naming the canaries; default: beside data.salt_file, "
+            "<salt folder>/<data set folder name>.canaries.json. Keep it outside the data set; pass it to "
+            "`clinfm eval --canaries`."));
+  add(field("data", &Config::data, &DataConfig::train_split, "train_split",
+            "train: the split training reads. tuning: only to train a reference model for a privacy audit, "
+            "one that has seen no patient of train or held_out (docs/privacy.md).")
+          .one_of({"train", "tuning"}));
 
   section("model", "The transformer: a named preset, any dimension of which can be overridden.");
   add(field("model", &Config::model, &ModelConfig::preset, "preset",

@@ -983,8 +983,8 @@ void bump_nth(Tuple t, size_t n) {
 // clang-format off
 auto members(RunConfig& s) { auto& [a, b, c, d, e, f] = s; return std::tie(a, b, c, d, e, f); }
 auto members(DataConfig& s) {
-  auto& [a, b, c, d, e, f, g, h, i, j, k] = s;
-  return std::tie(a, b, c, d, e, f, g, h, i, j, k);
+  auto& [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q] = s;
+  return std::tie(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q);
 }
 auto members(ModelConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }
 auto members(OptimConfig& s) { auto& [a, b, c, d, e, f, g, h, i] = s; return std::tie(a, b, c, d, e, f, g, h, i); }
