@@ -91,7 +91,7 @@ int evaluate(const EvalOptions& options) {
   request.threads = options.threads;
   const SuiteResult result = run_evaluation(request);
   write_outputs(result, options.out);
-  std::fputs(console_table(result).c_str(), stdout);
+  if (!result.tasks.empty()) std::fputs(console_table(result).c_str(), stdout);
   for (const std::string& line : result.privacy.findings) std::printf("privacy: %s\n", line.c_str());
   log_info("eval: wrote results.json, predictions.csv, report.md, report.html to {}", options.out);
   return 0;

@@ -57,15 +57,17 @@ double null_mean_exposure(int64_t references) {
   return std::log2(n) - std::lgamma(n + 1.0) / std::log(2.0) / n;
 }
 
-void score_membership(const std::vector<MembershipRow>& rows, const BootstrapOptions& bootstrap,
+void score_membership(const std::vector<MembershipRow>& rows, const BootstrapOptions& overall_bootstrap,
                       PrivacyResult& result) {
+  BootstrapOptions bootstrap = overall_bootstrap;  // a bucket of a handful of patients says nothing
+  bootstrap.min_patients = std::max<int64_t>(bootstrap.min_patients, 20);
   result.membership_measured = true;
   std::vector<const MembershipRow*> all;
   for (const MembershipRow& row : rows) {
     all.push_back(&row);
     (row.member ? result.member_loss : result.nonmember_loss).push_back(row.loss);
   }
-  result.membership = membership_auc(all, bootstrap);
+  result.membership = membership_auc(all, overall_bootstrap);
   {
     std::vector<int> y;
     std::vector<double> length;
@@ -75,7 +77,7 @@ void score_membership(const std::vector<MembershipRow>& rows, const BootstrapOpt
       length.push_back(double(row->events));
       cluster.push_back(row->key);
     }
-    result.length_balance = summarize_metrics(y, length, cluster, bootstrap);
+    result.length_balance = summarize_metrics(y, length, cluster, overall_bootstrap);
   }
   const std::vector<std::pair<int64_t, int64_t>> lengths = {{0, 16}, {16, 64}, {64, 256}, {256, INT64_MAX}};
   for (const auto& [lo, hi] : lengths) {

@@ -115,7 +115,7 @@ std::string privacy_markdown(const PrivacyResult& p) {
   }
   if (p.canaries_measured)
     md += fmt::format(
-        "\nCanaries: {} inserted ({} copies each, {} secret events), {} references; exposure median {:.2f} "
+        "\nCanaries: {} inserted ({} time(s) each, {} secret events), {} references; exposure median {:.2f} "
         "bits, "
         "max {:.2f}, at most {:.2f}; a model that never saw them: {:.2f} on average.\n",
         p.canaries, p.canary_copies, p.canary_events, p.references, median_of(p.exposure),
@@ -139,7 +139,7 @@ std::string privacy_html(const PrivacyResult& p) {
   }
   if (p.canaries_measured)
     html += fmt::format(
-        "<p>Canaries: {} inserted ({} copies each, {} secret events), ranked among {} references never "
+        "<p>Canaries: {} inserted ({} time(s) each, {} secret events), ranked among {} references never "
         "trained on. Exposure = log2(references + 1) - log2(rank): at most {:.2f} bits.</p>\n",
         p.canaries, p.canary_copies, p.canary_events, p.references, p.exposure_max);
   html += "<div class=\"plots\">";

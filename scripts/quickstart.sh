@@ -37,9 +37,11 @@ mpi_flags=(--oversubscribe)
 [ "$(id -u)" = 0 ] && mpi_flags+=(--allow-run-as-root)
 mpirun "${mpi_flags[@]}" -np 2 "$clinfm" train configs/quickstart.yaml run.threads=1 --resume auto
 
-echo "== 5/5 evaluate (configs/eval/synth.yaml: probe, zero-shot and count baseline on held_out)"
+echo "== 5/5 evaluate (configs/eval/synth.yaml: probe, zero-shot and count baseline on held_out; privacy audit)"
+canaries=()  # the data set's secret canary file (configs/quickstart.yaml: data.canaries), when prep wrote one
+[ -f "$work/data.canaries.json" ] && canaries=(--canaries "$work/data.canaries.json")
 "$clinfm" eval configs/eval/synth.yaml --checkpoint "$work" --dataset "$work/data" --out "$work/eval" \
-  --truth "$work/cohort.truth.csv" --salt "$work/salt"
+  --truth "$work/cohort.truth.csv" --salt "$work/salt" "${canaries[@]}"
 
 echo
 echo "quickstart: done in $(( $(date +%s) - start )) s."

@@ -18,7 +18,10 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export OMP_NUM_THREADS=1
 cd "$src" || exit 1
-printf 'privacy test salt' >"$work/salt"
+# This salt splits the cohort into samples alike in timeline length (AUC of length 0.52 between the
+# ~57 training and ~360 held_out patients; salt 2 gives 0.57, and a model that never saw either
+# then scores ~0.39: the audit flags such an imbalance, tests/eval/test_privacy.cpp checks that).
+printf 'privacy test salt 3' >"$work/salt"
 "$clinfm" synth --patients 600 --seed 4 --out "$work/cohort.csv.gz" >/dev/null 2>&1 || fail "synth"
 prep=(prep --format meds --input "$work/cohort.csv.gz" data.salt_file="$work/salt" data.min_patients_per_code=5
       data.split_tuning=0.3 data.split_held_out=0.6)
@@ -75,9 +78,7 @@ print(f"overfit: AUROC {auc['point']:.3f} ({auc['lo']:.3f}-{auc['hi']:.3f}), exp
       f" exposure median {can0['exposure_median']:.2f} (null mean {can0['exposure_null_mean']:.2f})")
 assert auc["lo"] > 0.6, "overfit model: membership AUROC interval should be well above 0.5"
 assert can["exposure_median"] > can["exposure_null_mean"] + 3, "overfit model: canaries should be exposed"
-# Small samples differ by chance (with this salt the ~60 training patients' timelines are longer than
-# held_out's: AUC of length ~0.59), which moves a model-free attack's AUROC: near 0.5 is +-0.15 here.
-assert abs(auc0["point"] - 0.5) < 0.15, "control: AUROC should be near 0.5"
+assert abs(auc0["point"] - 0.5) < 0.1, "control: AUROC should be near 0.5"
 assert can0["exposure_median"] < can0["exposure_null_mean"] + 1.5, "control: exposure should be near the null"
 PY
 
