@@ -19,9 +19,9 @@ struct EvalRequest {
   std::string suite;
   std::string weights;  // a weights file, already resolved and verified (see above)
   std::string dataset;
-  std::string truth;   // optional synth truth file
-  std::string cohort;  // its MEDS cohort (birth times); default: beside the truth file
-  std::string salt;    // the prep salt (needed with --truth)
+  std::string truth;     // optional synth truth file
+  std::string cohort;    // its MEDS cohort (birth times); default: beside the truth file
+  std::string salt;      // the prep salt (needed with --truth)
   std::string canaries;  // the data set's canary file: canary exposure in the privacy audit
   EvalConfig config;
   int threads = 0;

@@ -37,7 +37,7 @@ struct DataConfig {
   int64_t canary_copies = 1;
   int64_t canary_events = 16;
   int64_t reference_canaries = 1000;
-  std::string canary_file;           // default: beside the salt, named after the data set
+  std::string canary_file;            // default: beside the salt, named after the data set
   std::string train_split = "train";  // train | tuning (a reference model of a privacy audit)
 };
 
