@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "eval/html.h"
 #include "eval/results.h"
 
 namespace clinfm {
@@ -12,28 +13,7 @@ namespace {
 
 const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char character : text) {
-    switch (character) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += character;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& text) { return html_escape(text); }
 
 std::string cell(const MetricSummary& summary, const Interval MetricSummary::*metric) {
   if (!summary.reported) return escape(fmt::format("n={}, {}", summary.n, summary.reason));

@@ -6,25 +6,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "eval/html.h"
 #include "eval/results.h"
 
 namespace clinfm {
 namespace {
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else
-      out += c;
-  }
-  return out;
-}
+std::string escape(const std::string& text) { return html_escape(text); }
 
 std::string auc_text(const MetricSummary& m) {
   if (!m.reported) return fmt::format("n={}, {}", m.n, m.reason);
