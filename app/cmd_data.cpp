@@ -24,6 +24,7 @@ struct PrepCommand {
   std::vector<std::string> overrides;
   std::string on_bad_row = "error";
   std::string command_line;
+  bool no_event_years_given = false;
 };
 
 struct SynthCommand {
@@ -46,6 +47,8 @@ int run_prep_command(PrepCommand& c) {
   const ResolvedConfig resolved = resolve_config(c.config, overrides);
   c.options.data = resolved.config.data;
   c.options.skip_bad_rows = c.on_bad_row == "skip";
+  if (c.no_event_years_given && c.options.format != "delphi")
+    throw InputError("--no-event-years applies to --format delphi only", "drop it, or use --format delphi");
   c.options.command_line = c.command_line;
   const PrepSummary s = run_prep(c.options);
   log_info("prep: wrote {} ({} shards, vocabulary {} tokens) in {:.1f} s; import {:.1f} s, {:.0f} events/s",
@@ -109,12 +112,20 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
       ->add_option("--on-bad-row", prep->on_bad_row,
                    "A malformed row: stop with an error, or skip and count it")
       ->check(CLI::IsMember({"error", "skip"}));
+  prep_cmd
+      ->add_option("--no-event-years", prep->options.no_event_years,
+                   "--format delphi: a \"No event\" token every N years of age, as Delphi-2M's "
+                   "no_event_token_rate (0: none)")
+      ->check(CLI::Range(0.0, 100.0));
   prep_cmd->add_option("overrides", prep->overrides,
                        "section.key=value config overrides, e.g. data.value_bins=5");
   // The callbacks own the options: CLI11 writes into them during parsing.
-  prep_cmd->callback([action, prep] {
+  prep_cmd->callback([action, prep, prep_cmd] {
+    prep->no_event_years_given = prep_cmd->count("--no-event-years") > 0;
     prep->command_line = "clinfm prep --format " + prep->options.format + " --input " + prep->options.input +
                          " --output " + prep->options.output;
+    if (prep->options.format == "delphi")
+      prep->command_line += fmt::format(" --no-event-years {}", prep->options.no_event_years);
     *action = [prep] { return run_prep_command(*prep); };
   });
 

@@ -100,6 +100,10 @@ void PartitionWriter::add_static(std::string_view subject_id, std::string_view c
   put(key_of(subject_id), 0, intern(code), std::nanf(""), RecordKind::kStatic);
 }
 
+void PartitionWriter::set_split(std::string_view subject_id, FixedSplit split) {
+  put(key_of(subject_id), 0, static_cast<uint32_t>(split), std::nanf(""), RecordKind::kSplit);
+}
+
 void PartitionWriter::finish() {
   for (size_t i = 0; i < files_.size(); ++i) {
     flush(i);

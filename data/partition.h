@@ -20,7 +20,8 @@
 
 namespace clinfm {
 
-enum class RecordKind : uint8_t { kEvent = 0, kBirth = 1, kStatic = 2 };
+// kSplit: a FixedSplit the export set (its value in `code`).
+enum class RecordKind : uint8_t { kEvent = 0, kBirth = 1, kStatic = 2, kSplit = 3 };
 
 struct PartitionRecord {
   uint64_t key;
@@ -47,6 +48,7 @@ class PartitionWriter : public EventSink {
   void add_birth(std::string_view subject_id, int64_t time_s) override;
   void add_event(std::string_view subject_id, int64_t time_s, std::string_view code, double value) override;
   void add_static(std::string_view subject_id, std::string_view code) override;
+  void set_split(std::string_view subject_id, FixedSplit split) override;
   void finish();
   // Called with the number of records so far, every 65,536 records (progress display).
   void set_progress(std::function<void(int64_t)> callback) { progress_ = std::move(callback); }

@@ -63,7 +63,7 @@ class InterruptGuard {
 };
 
 void import(const PrepOptions& o, EventSink& sink, PrepAudit& audit) {
-  const ImportOptions import_options{o.input, o.skip_bad_rows};
+  const ImportOptions import_options{o.input, o.skip_bad_rows, o.no_event_years};
   if (o.format == "meds") return import_meds(import_options, sink, audit);
   if (o.format == "mimic-iv") return import_mimic_iv(import_options, sink, audit);
   if (o.format == "synthea") return import_synthea(import_options, sink, audit);
@@ -280,6 +280,11 @@ PrepSummary run_prep(const PrepOptions& o) {
   audit.count("events before birth (moved to birth)", counts.events_before_birth);
   audit.count(fmt::format("events at ages above {} years (top-coded)", o.data.max_age_years),
               counts.events_top_coded);
+  if (counts.patients_with_fixed_split > 0)
+    audit.count("patients placed in the split the export fixed (not drawn from the key)",
+                counts.patients_with_fixed_split);
+  if (counts.patients_with_conflicting_splits > 0)
+    audit.count("patients the export put in two splits (held out)", counts.patients_with_conflicting_splits);
   audit.count("distinct codes in the export", static_cast<int64_t>(partitions.codes().size()));
   audit.count(fmt::format("codes in fewer than {} training patients, suppressed to a parent code",
                           o.data.min_patients_per_code),

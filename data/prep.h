@@ -22,8 +22,9 @@ struct PrepOptions {
   std::string output;
   bool overwrite = false;
   bool skip_bad_rows = false;
-  DataConfig data;           // salt_file, min_patients_per_code, max_age_years, value_bins, splits, shards
-  std::string command_line;  // recorded in the manifest
+  double no_event_years = 5.0;  // --format delphi: "No event" tokens every N years (0: none)
+  DataConfig data;              // salt_file, min_patients_per_code, max_age_years, value_bins, splits, shards
+  std::string command_line;     // recorded in the manifest
   int partitions = 32;
 };
 

@@ -91,6 +91,11 @@ class PrepAudit {
   std::vector<std::pair<std::string, int64_t>> accounting_;
 };
 
+// A split the export fixes itself (Delphi's train.bin and val.bin; MEDS subject_splits): the
+// patient goes there instead of where its key would put it. kDevelopment: train or tuning, drawn
+// from the key with data.split_tuning (a held-out split is never drawn for it).
+enum class FixedSplit : uint8_t { kTrain = 0, kTuning = 1, kHeldOut = 2, kDevelopment = 3 };
+
 // Receives a source's events. Subject ids are the source's raw ids: the sink pseudonymises
 // them at once and never stores or prints them. `table` names the source table for the audit.
 class EventSink {
@@ -104,11 +109,14 @@ class EventSink {
   // A static attribute without time (e.g. GENDER//F); placed at birth. Codes starting with
   // "GENDER//" also set the patient's sex attribute (F, M, else unknown).
   virtual void add_static(std::string_view subject_id, std::string_view code) = 0;
+  // The patient's split, when the export fixes it (see FixedSplit); else prep draws it from the key.
+  virtual void set_split(std::string_view subject_id, FixedSplit split) = 0;
 };
 
 struct ImportOptions {
-  std::string input;           // folder or file as given on the command line
-  bool skip_bad_rows = false;  // --on-bad-row=skip
+  std::string input;            // folder or file as given on the command line
+  bool skip_bad_rows = false;   // --on-bad-row=skip
+  double no_event_years = 5.0;  // --format delphi: a "No event" token every N years of age (0: none)
 };
 
 // One per format; each throws InputError for a missing required table/column or bad rows.

@@ -9,10 +9,17 @@ namespace clinfm {
 namespace {
 
 int kind_rank(RecordKind kind) {
-  return kind == RecordKind::kBirth ? 0 : kind == RecordKind::kStatic ? 1 : 2;
+  return kind == RecordKind::kBirth ? 0 : (kind == RecordKind::kStatic || kind == RecordKind::kSplit) ? 1 : 2;
 }
 
-// Within one patient: births first, then statics, then events by time.
+// The split of a patient the export fixed; a patient given several is held out (never trained on).
+Split resolve_split(uint64_t key, int fixed, const TimelineRules& rules) {
+  if (fixed < 0) return assign_split(key, rules.split_tuning, rules.split_held_out);
+  if (fixed == static_cast<int>(FixedSplit::kDevelopment)) return assign_split(key, rules.split_tuning, 0.0);
+  return static_cast<Split>(fixed);
+}
+
+// Within one patient: births first, then statics and split records, then events by time.
 bool before_within_patient(const PartitionRecord& a, const PartitionRecord& b) {
   const int rank_a = kind_rank(a.kind), rank_b = kind_rank(b.kind);
   if (rank_a != rank_b) return rank_a < rank_b;
@@ -89,7 +96,7 @@ std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& record
     }
     GroupedPatient p;
     p.key = records[begin].key;
-    p.split = assign_split(p.key, rules.split_tuning, rules.split_held_out);
+    int fixed_split = -1;
     const int64_t birth = records[begin].time_s;
     p.events.reserve(end - begin);
     p.events.push_back({0.0, records[begin].code, records[begin].value});
@@ -97,6 +104,16 @@ std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& record
       const PartitionRecord& r = records[i];
       if (r.kind == RecordKind::kBirth) {
         counts->extra_birth_records += 1;  // the earliest birth wins
+        continue;
+      }
+      if (r.kind == RecordKind::kSplit) {
+        const int split = static_cast<int>(r.code);
+        if (fixed_split >= 0 && fixed_split != split) {
+          counts->patients_with_conflicting_splits += 1;
+          fixed_split = static_cast<int>(FixedSplit::kHeldOut);
+        } else {
+          fixed_split = split;
+        }
         continue;
       }
       double age = 0.0;
@@ -117,6 +134,8 @@ std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& record
       }
       p.events.push_back({age, r.code, r.value});
     }
+    p.split = resolve_split(p.key, fixed_split, rules);
+    counts->patients_with_fixed_split += fixed_split >= 0 ? 1 : 0;
     patients.push_back(std::move(p));
     begin = end;
   }

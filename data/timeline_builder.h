@@ -1,6 +1,7 @@
 // Groups one partition's records into per-patient timelines on the age axis, applying the
 // de-identification rules that act on time: events are placed at (time - birth), events before
-// birth move to birth, ages above max_age_years are top-coded to max_age_years + 1. Patients
+// birth move to birth, ages above max_age_years are top-coded to max_age_years + 1. A patient's
+// split is the one the export fixed (FixedSplit), else drawn from the key. Patients
 // without a birth record cannot be placed on the age axis and are dropped (counted).
 #pragma once
 
@@ -39,6 +40,8 @@ struct TimelineCounts {
   int64_t extra_birth_records = 0;
   int64_t events_before_birth = 0;
   int64_t events_top_coded = 0;
+  int64_t patients_with_fixed_split = 0;         // placed by the export's own split (FixedSplit)
+  int64_t patients_with_conflicting_splits = 0;  // given two different ones: held out
 };
 
 // `records` is consumed (sorted in place). Patients come out sorted by key.

@@ -30,6 +30,9 @@ class RecordingSink : public EventSink {
   void add_static(std::string_view subject_id, std::string_view code) override {
     statics[std::string(subject_id)].emplace_back(code);
   }
+  void set_split(std::string_view subject_id, FixedSplit split) override {
+    splits[std::string(subject_id)].push_back(split);
+  }
 
   // A subject's events with exactly this code, in the order received.
   std::vector<RecordedEvent> with_code(const std::string& subject, std::string_view code) const {
@@ -65,6 +68,7 @@ class RecordingSink : public EventSink {
   std::map<std::string, std::vector<int64_t>> births;
   std::map<std::string, std::vector<RecordedEvent>> events;
   std::map<std::string, std::vector<std::string>> statics;
+  std::map<std::string, std::vector<FixedSplit>> splits;
 };
 
 }  // namespace clinfm::testing

@@ -450,23 +450,46 @@ TEST(PrepRealData, MimicIvDemoMedsAccountsForEveryRow) {
   EXPECT_GT(c["events suppressed to a parent code (kept)"].get<int64_t>(), 0);
 }
 
-TEST(PrepRealData, DelphiEventsEqualTriples) {
-  const std::string bin = shared_data("delphi-sim/train.bin");
-  if (!fs::exists(bin)) GTEST_SKIP() << "../shared/data not present";
+TEST(PrepRealData, DelphiFolderKeepsDelphisSplitAndEveryTriple) {
+  const fs::path folder = shared_data("delphi-sim");
+  if (!fs::exists(folder / "val.bin")) GTEST_SKIP() << "../shared/data not present";
   TempDir dir;
-  PrepOptions o = meds_prep(bin, dir / "ds", dir / "salt");
+  PrepOptions o = meds_prep(folder.string(), dir / "ds", dir / "salt");
   o.format = "delphi";
   o.data.min_patients_per_code = 10;
+  o.data.split_tuning = 0.05;
   const PrepSummary s = run_prep(o);
-  const int64_t triples = static_cast<int64_t>(fs::file_size(bin) / 12);
+  const int64_t triples =
+      static_cast<int64_t>((fs::file_size(folder / "train.bin") + fs::file_size(folder / "val.bin")) / 12);
   int64_t events = 0, patients = 0;
   for (const auto& [split, n] : s.events) events += n;
   for (const auto& [split, n] : s.patients) patients += n;
   const auto audit = nlohmann::json::parse(read_file(dir / "ds/audit.json"));
+  const int64_t no_event =
+      audit["counters"]["\"No event\" tokens inserted every 5 years of age (--no-event-years)"]
+          .get<int64_t>();
+  EXPECT_GT(no_event, 10000);
   // One birth per patient is added; suppressed events are kept (as a parent or <unk>), not dropped.
-  EXPECT_EQ(events - patients, triples);
-  EXPECT_EQ(audit["tables"]["triples"]["rows"], triples);
-  EXPECT_EQ(patients, 7143);
+  EXPECT_EQ(events - patients - no_event, triples);
+  EXPECT_EQ(
+      audit["tables"]["train.bin"]["rows"].get<int64_t>() + audit["tables"]["val.bin"]["rows"].get<int64_t>(),
+      triples);
+  // val.bin is held out; train.bin is train and tuning (5% by key); patient 427985 is in both files.
+  EXPECT_EQ(s.patients.at("held_out"), 7144);
+  EXPECT_EQ(s.patients.at("train") + s.patients.at("tuning"), 7143);
+  EXPECT_GT(s.patients.at("tuning"), 7143 * 0.035);
+  EXPECT_LT(s.patients.at("tuning"), 7143 * 0.065);
+  EXPECT_EQ(audit["counters"]["patients placed in the split the export fixed (not drawn from the key)"],
+            patients);
+  // Every patient has a sex: raw tokens 1 and 2 are Female and Male (Delphi's model tokens 2 and 3).
+  const Dataset dataset((dir / "ds"));
+  int64_t with_sex = 0;
+  for (const std::string split : {"train", "tuning", "held_out"})
+    for (const ShardEntry& entry : dataset.shards_of(split)) {
+      const ShardReader shard = dataset.open_shard(entry);
+      for (int64_t i = 0; i < shard.patients(); ++i) with_sex += shard.read(i).sex != Sex::kUnknown;
+    }
+  EXPECT_GE(with_sex, patients - 2);  // the two halves of patient 427985 have one sex token between them
 }
 
 TEST(PrepRealData, DelphiTruncatedFileIsRefused) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "data/timeline_builder.h"
@@ -122,6 +123,54 @@ TEST(TimelineBuilder, PatientsWithoutBirthAreDroppedAndCounted) {
   EXPECT_DOUBLE_EQ(got[0].events[1].age_days, 1.0);
   EXPECT_EQ(counts.patients_without_birth, 1);
   EXPECT_EQ(counts.events_of_patients_without_birth, 2);
+}
+
+// A split the export fixed wins over the key's; kDevelopment never gives held_out; two different
+// fixed splits for one patient hold it out; a split record is never an event.
+TEST(GroupTimelines, FixedSplitsWinOverTheKey) {
+  const std::vector<std::string> codes = {"MEDS_BIRTH", "X"};
+  TimelineRules rules;
+  rules.split_tuning = 0.3;
+  rules.split_held_out = 0.3;
+  std::vector<PartitionRecord> records;
+  const auto split_record = [](uint64_t key, FixedSplit split) {
+    return record(key, RecordKind::kSplit, 0, static_cast<uint32_t>(split));
+  };
+  for (uint64_t key = 1; key <= 400; ++key) {
+    records.push_back(record(key << 20, RecordKind::kBirth, 0, 0));
+    records.push_back(record(key << 20, RecordKind::kEvent, 86400, 1));
+    if (key % 4 == 1) records.push_back(split_record(key << 20, FixedSplit::kHeldOut));
+    if (key % 4 == 2) records.push_back(split_record(key << 20, FixedSplit::kDevelopment));
+    if (key % 4 == 3) {
+      records.push_back(split_record(key << 20, FixedSplit::kTrain));
+      records.push_back(split_record(key << 20, FixedSplit::kTuning));
+    }
+  }
+  TimelineCounts counts;
+  const auto patients = group_timelines(records, codes, rules, &counts);
+  ASSERT_EQ(patients.size(), 400u);
+  std::map<Split, int> by_key;
+  int development_tuning = 0;
+  for (const GroupedPatient& p : patients) {
+    const uint64_t key = p.key >> 20;
+    EXPECT_EQ(p.events.size(), 2u) << "a split record is not an event";
+    if (key % 4 == 1 || key % 4 == 3) {
+      EXPECT_EQ(p.split, Split::kHeldOut) << key;
+    }
+    if (key % 4 == 2) {
+      EXPECT_NE(p.split, Split::kHeldOut) << key;
+      EXPECT_EQ(p.split, assign_split(p.key, rules.split_tuning, 0.0));
+      development_tuning += p.split == Split::kTuning;
+    }
+    if (key % 4 == 0) {
+      EXPECT_EQ(p.split, assign_split(p.key, rules.split_tuning, rules.split_held_out));
+      by_key[p.split] += 1;
+    }
+  }
+  EXPECT_GT(by_key[Split::kHeldOut], 0) << "without a fixed split the key still decides";
+  EXPECT_GT(development_tuning, 0);
+  EXPECT_EQ(counts.patients_with_fixed_split, 300);
+  EXPECT_EQ(counts.patients_with_conflicting_splits, 100);
 }
 
 }  // namespace
