@@ -180,24 +180,56 @@ MetricSummary summarize_metrics(const std::vector<int>& y, const std::vector<dou
   return summary;
 }
 
+namespace {
+
+void add_to_bin(CalibrationBin& bin, int label, double score) {
+  bin.n += 1;
+  bin.mean_score += score;
+  bin.mean_label += label;
+}
+
+// Sums -> means.
+void finish_bins(std::vector<CalibrationBin>& bins) {
+  for (CalibrationBin& bin : bins) {
+    if (bin.n > 0) {
+      bin.mean_score /= double(bin.n);
+      bin.mean_label /= double(bin.n);
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<CalibrationBin> calibration_bins(const std::vector<int>& y, const std::vector<double>& score) {
   std::vector<CalibrationBin> bins(10);
   for (int i = 0; i < 10; ++i) {
     bins[size_t(i)].lo = i / 10.0;
     bins[size_t(i)].hi = (i + 1) / 10.0;
   }
+  for (size_t i = 0; i < y.size(); ++i) add_to_bin(bins[size_t(bin_of(score[i]))], y[i], score[i]);
+  finish_bins(bins);
+  return bins;
+}
+
+std::vector<CalibrationBin> quantile_calibration_bins(const std::vector<int>& y,
+                                                      const std::vector<double>& score, int bin_count) {
+  if (score.empty() || bin_count < 1) return {};
+  std::vector<double> sorted = score;
+  std::vector<double> edges;  // [bin_count + 1]
+  for (int i = 0; i <= bin_count; ++i) edges.push_back(percentile(sorted, 100.0 * i / bin_count));
+  std::vector<CalibrationBin> bins(static_cast<size_t>(bin_count));
+  for (size_t b = 0; b < bins.size(); ++b) {
+    bins[b].lo = edges[b];
+    bins[b].hi = edges[b + 1];
+  }
+  const auto inner_begin = edges.begin() + 1, inner_end = edges.end() - 1;
   for (size_t i = 0; i < y.size(); ++i) {
-    CalibrationBin& bin = bins[size_t(bin_of(score[i]))];
-    bin.n += 1;
-    bin.mean_score += score[i];
-    bin.mean_label += y[i];
+    const auto bin = std::upper_bound(inner_begin, inner_end, score[i]) - inner_begin;
+    add_to_bin(bins[size_t(bin)], y[i], score[i]);
   }
-  for (auto& bin : bins) {
-    if (bin.n > 0) {
-      bin.mean_score /= double(bin.n);
-      bin.mean_label /= double(bin.n);
-    }
-  }
+  finish_bins(bins);
+  bins.erase(std::remove_if(bins.begin(), bins.end(), [](const CalibrationBin& bin) { return bin.n == 0; }),
+             bins.end());
   return bins;
 }
 

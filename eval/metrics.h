@@ -6,6 +6,8 @@
 //   ECE    10 equal-width bins [0, .1), ..., [.9, 1]: sum over bins of (weight share) x
 //          |mean label - mean score|; sklearn has no ECE, the test computes it from its
 //          calibration_curve.
+// The calibration plot uses quantile bins instead (quantile_calibration_bins): with a rare
+// outcome nearly every score falls in the first equal-width bin.
 // Bootstrap: resample patients (not prediction times, which are correlated within a patient)
 // with replacement, B times from a seeded generator; a resample holding one class only is
 // skipped and counted; interval = 2.5 and 97.5 percentiles (linear interpolation).
@@ -57,7 +59,16 @@ struct BootstrapOptions {
 MetricSummary summarize_metrics(const std::vector<int>& y, const std::vector<double>& score,
                                 const std::vector<uint64_t>& cluster, const BootstrapOptions& options);
 
+// The ECE's 10 equal-width bins, all of them (an empty one has n = 0).
 std::vector<CalibrationBin> calibration_bins(const std::vector<int>& y, const std::vector<double>& score);
+// `bin_count` bins holding about equally many predictions, as scikit-learn's
+// calibration_curve(strategy="quantile"): edges at the 0, 100/bin_count, ..., 100th percentiles of
+// the scores, a score in [edge_i, edge_i+1) (the last bin closed), i.e.
+// np.searchsorted(edges[1:-1], score, side="right"); bins left empty by tied edges are dropped, so
+// tied scores share one bin. scikit-learn 1.9 searches side="left" ((edge_i, edge_i+1]): the two
+// agree on every score off an inner edge.
+std::vector<CalibrationBin> quantile_calibration_bins(const std::vector<int>& y,
+                                                      const std::vector<double>& score, int bin_count = 10);
 // ROC curve points (fpr, tpr), one per distinct score, from (0,0) to (1,1).
 std::vector<std::pair<double, double>> roc_curve(const std::vector<int>& y, const std::vector<double>& score);
 

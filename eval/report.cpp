@@ -1,4 +1,6 @@
 // results.json, predictions.csv and report.md from a SuiteResult (report.html: report_html.cpp).
+// report.md opens with the summary of every task (eval/report_format.h), then the run's settings,
+// then per task its methods, subgroups and the comparison with the synth truth.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -7,6 +9,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "data/deid.h"
+#include "eval/report_format.h"
 #include "eval/results.h"
 
 namespace clinfm {
@@ -76,22 +79,12 @@ std::string subgroup_table(const TaskResult& task) {
   return md;
 }
 
-// The comparison with the synth truth; empty when it was not made (or too few rows matched).
-std::string truth_table(const TaskResult& task) {
-  if (!task.truth.contains("truth_auroc")) return {};
-  std::string md = fmt::format(
-      "\nSynth truth (`{}`), {} held-out rows matched: mean true probability {:.4f}, observed rate "
-      "{:.4f}, AUROC of the true probabilities {}.\n\n| method | Pearson with truth | Spearman with "
-      "truth | AUROC on matched rows |\n|---|---|---|---|\n",
-      task.truth["outcome"].get<std::string>(), task.truth["held_out_rows_matched"].get<int64_t>(),
-      task.truth["mean_true_probability"].get<double>(), task.truth["observed_rate"].get<double>(),
-      task.truth["truth_auroc"].dump());
-  for (const MethodResult& method : task.methods) {
-    const nlohmann::json& comparison = task.truth[method.method];
-    md += fmt::format("| {} | {} | {} | {} |\n", method.method, comparison["pearson_with_truth"].dump(),
-                      comparison["spearman_with_truth"].dump(), comparison["auroc_on_matched_rows"].dump());
-  }
-  return md;
+// The comparison with the synth truth; empty when it was not made.
+std::string truth_section(const TaskResult& task) {
+  const std::string caption = truth_caption(task);
+  if (caption.empty()) return {};
+  const ReportTable table = truth_table(task);
+  return "\n" + caption + "\n" + (table.rows.empty() ? "" : "\n" + markdown_table(table));
 }
 
 }  // namespace
@@ -133,6 +126,7 @@ nlohmann::json results_to_json(const SuiteResult& result) {
                         {"notes", result.notes},
                         {"tasks", tasks}};
   if (result.has_privacy) out["privacy"] = privacy_to_json(result.privacy);
+  if (result.has_delphi) out["delphi"] = delphi_to_json(result.delphi);
   return out;
 }
 
@@ -149,7 +143,9 @@ std::string predictions_csv(const SuiteResult& result) {
 
 std::string report_markdown(const SuiteResult& result) {
   std::string md = fmt::format("# Evaluation: {}\n\n", result.suite_name);
-  md += fmt::format("- suite: `{}`\n- checkpoint: `{}`\n- data set: `{}`\n", result.suite_file,
+  if (!result.tasks.empty())  // a suite of only a privacy audit or Delphi's protocol has no task summary
+    md += "## Summary\n\n" + summary_caption(result) + "\n\n" + markdown_table(summary_table(result));
+  md += fmt::format("\n## Run\n\n- suite: `{}`\n- checkpoint: `{}`\n- data set: `{}`\n", result.suite_file,
                     result.checkpoint, result.dataset);
   md += fmt::format(
       "- scored on `held_out`; l2 picked on `tuning`; fitted on `train`. Intervals: patient-level "
@@ -176,8 +172,9 @@ std::string report_markdown(const SuiteResult& result) {
                       cell(summary, &MetricSummary::brier), cell(summary, &MetricSummary::ece));
     }
     md += subgroup_table(task);
-    md += truth_table(task);
+    md += truth_section(task);
   }
+  if (result.has_delphi) md += delphi_markdown(result.delphi);
   if (result.has_privacy) md += privacy_markdown(result.privacy);
   return md;
 }

@@ -1,17 +1,23 @@
-// report.html: one self-contained page (no scripts, no external files) with, per task, a table
-// of methods with 95% intervals, subgroup AUROCs, and inline-SVG ROC and calibration plots of
+// report.html: one self-contained page (no scripts, no external files): the summary of every task
+// (eval/report_format.h), then per task a table of methods with 95% intervals, subgroup AUROCs,
+// the comparison with the synth truth, and inline-SVG ROC and calibration plots (quantile bins) of
 // the held-out predictions. Drawing only; every number comes from the SuiteResult.
 #include <fmt/format.h>
 
 #include <cmath>
 
 #include "eval/html.h"
+#include "eval/report_format.h"
 #include "eval/results.h"
 
 namespace clinfm {
 namespace {
 
 const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
+const char* const kCalibrationNote =
+    "<p class=\"muted\">Calibration: each dot is one of 10 quantile bins of a method's held-out scores "
+    "(about 10% of the predictions each; tied scores share a bin), at its mean predicted risk and "
+    "observed rate. The ECE in the table uses 10 equal-width bins.</p>\n";
 
 std::string escape(const std::string& text) { return html_escape(text); }
 
@@ -67,18 +73,21 @@ std::string roc_svg(const TaskResult& task) {
   return svg + legend(task) + "</svg>";
 }
 
+// One dot per quantile bin (each ~10% of a method's predictions): with a rare outcome,
+// equal-width bins would put nearly every prediction in the first.
 std::string calibration_svg(const TaskResult& task) {
-  std::string svg = axes("Calibration (10 equal-width bins)", "mean predicted risk", "observed rate");
+  std::string svg = axes("Calibration (10 quantile bins)", "mean predicted risk (bin: ~10% of predictions)",
+                         "observed rate");
   for (size_t k = 0; k < task.methods.size(); ++k) {
     std::string points, dots;
-    for (const CalibrationBin& bin : calibration_bins(task.y, task.methods[k].scores)) {
-      if (bin.n == 0) continue;
+    for (const CalibrationBin& bin : quantile_calibration_bins(task.y, task.methods[k].scores)) {
       points += point(bin.mean_score, bin.mean_label);
       const double radius = std::min(6.0, 1.5 + std::log10(double(bin.n) + 1.0));
       dots += fmt::format(
-          R"(<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" fill="{}"><title>{}: n={}</title></circle>)",
+          R"(<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" fill="{}"><title>{}: scores {:.3f}-{:.3f}, n={}, )"
+          R"(observed {:.3f}</title></circle>)",
           40 + 260 * bin.mean_score, 280 - 260 * bin.mean_label, radius, kColors[k % 5],
-          escape(task.methods[k].method), bin.n);
+          escape(task.methods[k].method), bin.lo, bin.hi, bin.n, bin.mean_label);
     }
     svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.2" points="{}"/>)",
                        kColors[k % 5], points);
@@ -118,6 +127,20 @@ std::string subgroup_table(const TaskResult& task) {
   return html + "</table>\n";
 }
 
+// The comparison with the synth truth; empty when it was not made.
+std::string truth_section(const TaskResult& task) {
+  const std::string caption = truth_caption(task);
+  if (caption.empty()) return {};
+  const ReportTable table = truth_table(task);
+  return "<p>" + escape(caption) + "</p>\n" + (table.rows.empty() ? "" : html_table(table));
+}
+
+std::string summary_section(const SuiteResult& result) {
+  if (result.tasks.empty()) return {};  // a suite of only a privacy audit or Delphi's protocol
+  return "<h2>Summary</h2>\n<p class=\"muted\">" + escape(summary_caption(result)) + "</p>\n" +
+         html_table(summary_table(result));
+}
+
 }  // namespace
 
 std::string report_html(const SuiteResult& result) {
@@ -127,8 +150,9 @@ std::string report_html(const SuiteResult& result) {
       "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
       "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
       "font-size:13px}th{background:#f3f3f3}.plots{display:flex;gap:1em;flex-wrap:wrap}"
-      ".muted{color:#777}</style></head><body>\n";
-  html += "<h1>Evaluation: " + escape(result.suite_name) + "</h1>\n<ul>";
+      ".muted{color:#777}.best{background:#e8f3e8}</style></head><body>\n";
+  html += "<h1>Evaluation: " + escape(result.suite_name) + "</h1>\n" + summary_section(result);
+  html += "<h2>Run</h2>\n<ul>";
   html += "<li>suite: <code>" + escape(result.suite_file) + "</code></li><li>checkpoint: <code>" +
           escape(result.checkpoint) + "</code></li><li>data set: <code>" + escape(result.dataset) +
           "</code></li>";
@@ -148,10 +172,11 @@ std::string report_html(const SuiteResult& result) {
         counts.kept, counts.positives, counts.candidates, counts.no_history, counts.past_top_age,
         counts.prior_outcome, counts.censored, counts.death_excluded, counts.stay_over, counts.not_first);
     html += methods_table(task) + subgroup_table(task);
-    if (!task.truth.is_null())
-      html += "<p>Synth truth comparison: <code>" + escape(task.truth.dump()) + "</code></p>\n";
-    if (!task.y.empty()) html += "<div class=\"plots\">" + roc_svg(task) + calibration_svg(task) + "</div>\n";
+    html += truth_section(task);
+    if (!task.y.empty())
+      html += "<div class=\"plots\">" + roc_svg(task) + calibration_svg(task) + "</div>\n" + kCalibrationNote;
   }
+  if (result.has_delphi) html += delphi_html(result.delphi);
   if (result.has_privacy) html += privacy_html(result.privacy);
   html += "</body></html>\n";
   return html;

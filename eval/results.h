@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/delphi_protocol.h"
 #include "eval/labeler.h"
 #include "eval/metrics.h"
 #include "eval/privacy.h"
@@ -50,6 +51,8 @@ struct SuiteResult {
   std::vector<std::string> notes;
   bool has_privacy = false;  // the suite asked for a privacy audit, or --canaries was given
   PrivacyResult privacy;
+  bool has_delphi = false;  // the suite asked for Delphi-2M's AUC protocol
+  DelphiResult delphi;
 };
 
 nlohmann::json results_to_json(const SuiteResult& result);
@@ -62,6 +65,12 @@ void write_outputs(const SuiteResult& result, const std::string& out_dir);
 // The privacy audit's section of report.md and report.html (eval/report_privacy.cpp).
 std::string privacy_markdown(const PrivacyResult& privacy);
 std::string privacy_html(const PrivacyResult& privacy);
+
+// Delphi-2M's protocol: its results.json object and its section of report.md and report.html
+// (eval/report_delphi.cpp).
+nlohmann::json delphi_to_json(const DelphiResult& delphi);
+std::string delphi_markdown(const DelphiResult& delphi);
+std::string delphi_html(const DelphiResult& delphi);
 
 // "0.812 (0.771-0.850)" or "n=12, too few patients".
 std::string format_interval(const Interval& interval);

@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/timestamp.h"
 #include "eval/count_features.h"
+#include "eval/delphi_runner.h"
 #include "eval/methods.h"
 #include "eval/model_features.h"
 #include "eval/privacy_runner.h"
@@ -112,6 +113,7 @@ void check_subgroup_names(const std::vector<std::string>& subgroups) {
 }
 
 std::vector<ResolvedTask> resolve_tasks(const SuiteSpec& suite, const Vocabulary& vocab) {
+  if (suite.tasks.empty()) return {};  // a privacy audit or Delphi's protocol alone: no death codes needed
   const std::vector<char> death_tokens = resolve_codes(suite.death_codes, vocab, suite.file);
   std::vector<ResolvedTask> tasks;
   for (const TaskSpec& spec : suite.tasks) {
@@ -422,6 +424,12 @@ SuiteResult run_evaluation(const EvalRequest& request) {
                                        suite,   request.config,        request.canaries};
     result.privacy = run_privacy_audit(model, privacy_inputs, canaries);
     result.has_privacy = true;
+  }
+  if (suite.delphi.enabled) {
+    const DelphiInputs delphi_inputs{splits.train.patients, splits.held_out.patients, dataset.vocab(),
+                                     suite.delphi,          suite.context_events,     request.progress};
+    result.delphi = run_delphi_protocol(model, delphi_inputs);
+    result.has_delphi = true;
   }
   describe_run(request, suite, model->dims, windows.requests.size(), truth != nullptr, result);
   return result;

@@ -251,9 +251,40 @@ void read_privacy(SuiteReader& reader, const YAML::Node& privacy, SuiteSpec& sui
     reader.read_int(privacy, "privacy", "max_patients", &suite.privacy.max_patients, 0);
 }
 
+void read_delphi(SuiteReader& reader, const YAML::Node& node, SuiteSpec& suite) {
+  DelphiSpec& delphi = suite.delphi;
+  delphi.enabled = true;
+  if (node.IsNull()) return;  // `delphi:` alone: the defaults
+  if (!node.IsMap()) {
+    reader.problem(node, "delphi", "expected a map such as {min_occurrences: 100}");
+    return;
+  }
+  if (!reader.check_keys(node, "delphi",
+                         {"code_prefix", "death_code", "min_occurrences", "age_brackets", "offset_days",
+                          "calibration_years", "count_baseline_controls", "seed"}))
+    return;
+  reader.read_string(node, "delphi", "code_prefix", &delphi.code_prefix);
+  reader.read_string(node, "delphi", "death_code", &delphi.death_code);
+  reader.read_int(node, "delphi", "min_occurrences", &delphi.min_occurrences, 1);
+  reader.read_double(node, "delphi", "offset_days", &delphi.offset_days, false, 0.0, false);
+  reader.read_double(node, "delphi", "calibration_years", &delphi.calibration_years, false, 0.0, true);
+  reader.read_int(node, "delphi", "count_baseline_controls", &delphi.count_baseline_controls, 1);
+  reader.read_int(node, "delphi", "seed", &delphi.seed, 0);
+  if (const YAML::Node brackets = node["age_brackets"]) {
+    SuiteSpec edges;
+    read_age_bands(reader, brackets, edges);
+    if (edges.age_bands.size() < 2)
+      reader.problem(brackets, "delphi.age_brackets",
+                     "expected at least two increasing edges, e.g. [40, 45, 50]");
+    else
+      delphi.age_brackets = edges.age_bands;
+  }
+}
+
 void read_tasks(SuiteReader& reader, const YAML::Node& root, SuiteSpec& suite) {
   const YAML::Node tasks = root["tasks"];
-  if (!tasks && suite.privacy.enabled) return;  // a privacy audit alone
+  if (!tasks && (suite.privacy.enabled || suite.delphi.enabled))
+    return;  // a privacy audit or Delphi's protocol alone
   if (!tasks) {
     reader.problem(root, "tasks", "required key is missing", "a suite is a list of tasks under `tasks:`");
     return;
@@ -296,7 +327,7 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
   if (reader.check_keys(
           root, "",
           {"name", "description", "context_events", "max_train_examples", "max_tuning_examples",
-           "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "privacy", "tasks"})) {
+           "max_age_years", "age_bands", "death_codes", "k_shot", "seed", "privacy", "delphi", "tasks"})) {
     reader.read_string(root, "", "name", &suite.name, true);
     reader.read_string(root, "", "description", &suite.description);
     reader.read_int(root, "", "context_events", &suite.context_events, 1);
@@ -308,6 +339,7 @@ SuiteSpec parse_suite(const std::string& yaml_text, const std::string& file) {
     if (root["death_codes"]) reader.read_codes(root, "", "death_codes", &suite.death_codes, false);
     if (const YAML::Node bands = root["age_bands"]) read_age_bands(reader, bands, suite);
     if (const YAML::Node privacy = root["privacy"]) read_privacy(reader, privacy, suite);
+    if (const YAML::Node delphi = root["delphi"]) read_delphi(reader, delphi, suite);
     read_tasks(reader, root, suite);
   }
   if (!reader.problems().empty()) throw ConfigError(reader.problems());

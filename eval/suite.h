@@ -47,6 +47,21 @@ struct PrivacySpec {
   int64_t max_patients = 1000;
 };
 
+// Delphi-2M's AUC protocol (docs/delphi.md): per disease code with at least `min_occurrences`
+// training events in the ICD-10 chapters Delphi scores (and death), per sex and age bracket,
+// cases and controls as its evaluate_auc.py defines them, DeLong AUC averaged over strata.
+struct DelphiSpec {
+  bool enabled = false;
+  std::string code_prefix = "DELPHI//";      // disease codes: <prefix><ICD-10 code>[_<name>]
+  std::string death_code = "DELPHI//Death";  // scored as a disease (chapter "Death")
+  int64_t min_occurrences = 100;             // training-split events of the code
+  std::vector<double> age_brackets = {40, 45, 50, 55, 60, 65, 70, 75, 80};  // edges in years
+  double offset_days = 0.1;                // predict from the last event before event age - offset
+  double calibration_years = 1.0;          // horizon of the calibration plot's observed risk
+  int64_t count_baseline_controls = 4000;  // training control rows per disease for the count baseline
+  int64_t seed = 1337;                     // the one random position per patient and bracket
+};
+
 struct SuiteSpec {
   std::string file;
   std::string name;
@@ -60,7 +75,8 @@ struct SuiteSpec {
   bool k_shot = false;
   int64_t seed = 1;
   PrivacySpec privacy;
-  std::vector<TaskSpec> tasks;  // may be empty only when the suite asks for a privacy audit
+  DelphiSpec delphi;
+  std::vector<TaskSpec> tasks;  // may be empty when the suite asks for a privacy audit or Delphi's protocol
 };
 
 // Reads and checks a suite. Throws InputError (a ConfigError listing every problem).

@@ -50,7 +50,8 @@ nlohmann::json sklearn(const Case& c, const std::string& name) {
   char buffer[4096];
   while (pipe && std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
   const int rc = pipe ? pclose(pipe) : -1;
-  EXPECT_EQ(rc, 0) << cmd << " failed (is scikit-learn installed in the project's Python? run scripts/setup.sh)";
+  EXPECT_EQ(rc, 0) << cmd
+                   << " failed (is scikit-learn installed in the project's Python? run scripts/setup.sh)";
   return nlohmann::json::parse(text);
 }
 
@@ -146,6 +147,52 @@ TEST(Metrics, SmallOrOneClassGroupsAreNotReported) {
   EXPECT_FALSE(lone.reported);
   EXPECT_EQ(lone.reason, "a class in fewer than 2 patients");
   EXPECT_TRUE(summarize_metrics({1, 1, 0, 0, 0}, {0.9, 0.8, 0.1, 0.2, 0.3}, {1, 5, 2, 3, 4}, o).reported);
+}
+
+TEST(Metrics, RareOutcomeScoresSpreadOverTenQuantileBins) {
+  // Scores 0.01, 0.02, ..., 0.20: all in the first three equal-width bins, two per quantile bin.
+  // Edges (numpy's percentiles, linear): 0.01 + 0.019 k; bin k holds scores k+1 and k+2 (in 0.01).
+  std::vector<int> y;
+  std::vector<double> s;
+  for (int i = 1; i <= 20; ++i) {
+    s.push_back(i / 100.0);
+    y.push_back(i % 4 == 0);  // 0.04, 0.08, ...: positives
+  }
+  int64_t equal_width_first_three = 0;
+  for (const CalibrationBin& bin : calibration_bins(y, s))
+    equal_width_first_three += bin.hi <= 0.3 ? bin.n : 0;
+  EXPECT_EQ(equal_width_first_three, 20);
+  const std::vector<CalibrationBin> bins = quantile_calibration_bins(y, s);
+  ASSERT_EQ(bins.size(), 10u);
+  for (size_t k = 0; k < bins.size(); ++k) {
+    EXPECT_EQ(bins[k].n, 2) << k;
+    EXPECT_NEAR(bins[k].lo, 0.01 + 0.019 * double(k), 1e-12) << k;
+    EXPECT_NEAR(bins[k].hi, 0.01 + 0.019 * double(k + 1), 1e-12) << k;
+    EXPECT_NEAR(bins[k].mean_score, (4.0 * double(k) + 3.0) / 200.0, 1e-12) << k;
+    EXPECT_DOUBLE_EQ(bins[k].mean_label, 0.5 * double(k % 2));  // scores 4,8,... end the odd bins
+  }
+}
+
+TEST(Metrics, TiedScoresShareOneQuantileBinAndEmptyBinsAreDropped) {
+  // Sorted scores .1 x6, .2, .3, .4, .5; edges (percentiles 0, 10, ..., 100):
+  // .1 .1 .1 .1 .1 .1 .14 .23 .32 .41 .5. A score goes after every inner edge <= it
+  // (searchsorted side="right"): the six .1 to bin 5 [.1, .14), .2 to [.14, .23), and so on;
+  // bins 0-4 stay empty and are dropped.
+  const std::vector<double> s = {0.1, 0.3, 0.1, 0.5, 0.1, 0.2, 0.1, 0.4, 0.1, 0.1};
+  const std::vector<int> y = {0, 0, 1, 1, 0, 0, 0, 1, 0, 0};
+  const std::vector<CalibrationBin> bins = quantile_calibration_bins(y, s);
+  ASSERT_EQ(bins.size(), 5u);
+  const double lo[] = {0.1, 0.14, 0.23, 0.32, 0.41}, hi[] = {0.14, 0.23, 0.32, 0.41, 0.5};
+  const double mean_score[] = {0.1, 0.2, 0.3, 0.4, 0.5}, mean_label[] = {1.0 / 6, 0, 0, 1, 1};
+  const int64_t n[] = {6, 1, 1, 1, 1};
+  for (size_t k = 0; k < bins.size(); ++k) {
+    EXPECT_NEAR(bins[k].lo, lo[k], 1e-12) << k;
+    EXPECT_NEAR(bins[k].hi, hi[k], 1e-12) << k;
+    EXPECT_NEAR(bins[k].mean_score, mean_score[k], 1e-12) << k;
+    EXPECT_NEAR(bins[k].mean_label, mean_label[k], 1e-12) << k;
+    EXPECT_EQ(bins[k].n, n[k]) << k;
+  }
+  EXPECT_TRUE(quantile_calibration_bins({}, {}).empty());
 }
 
 TEST(Metrics, PercentileInterpolatesLikeNumpy) {
