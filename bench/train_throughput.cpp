@@ -27,6 +27,8 @@
 int main(int argc, char** argv) {
   std::string preset = "tiny", device_name = "cpu", precision = "fp32", attention = "auto";
   int64_t batch = 16, seq = 128, steps = 20, warmup = 3, threads = 2, vocab = 2000;
+  int64_t layers = 0, heads = 0, d_model = 0, d_ff = 0;  // 0: the preset's
+  double dropout = 0.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* value = argv[i + 1];
@@ -50,6 +52,16 @@ int main(int argc, char** argv) {
       precision = value;
     else if (flag == "--attention")  // auto | sdpa | fused | explicit: model.attention
       attention = value;
+    else if (flag == "--layers")  // --layers, --heads, --d-model, --d-ff, --dropout: the model.* keys
+      layers = std::atoll(value);
+    else if (flag == "--heads")
+      heads = std::atoll(value);
+    else if (flag == "--d-model")
+      d_model = std::atoll(value);
+    else if (flag == "--d-ff")
+      d_ff = std::atoll(value);
+    else if (flag == "--dropout")
+      dropout = std::atof(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -60,6 +72,11 @@ int main(int argc, char** argv) {
   clinfm::ModelConfig mc;
   mc.preset = preset;
   mc.attention = attention;
+  mc.n_layers = layers;
+  mc.n_heads = heads;
+  mc.d_model = d_model;
+  mc.d_ff = d_ff;
+  mc.dropout = dropout;
   const clinfm::ModelDims dims = clinfm::resolve_model_dims(mc, vocab, 11);
   if ((device_name != "cpu" && device_name != "cuda") || (precision != "fp32" && precision != "bf16") ||
       (precision == "bf16" && device_name == "cpu")) {

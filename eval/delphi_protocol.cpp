@@ -8,6 +8,7 @@
 
 #include "data/timestamp.h"
 #include "eval/count_features.h"
+#include "eval/metrics.h"
 
 namespace clinfm {
 namespace {
@@ -105,21 +106,6 @@ double sample_variance(const std::vector<double>& v) {
   double sum = 0;
   for (const double x : v) sum += (x - mean) * (x - mean);
   return sum / double(v.size() - 1);
-}
-
-// 1-based midranks, ties averaged.
-std::vector<double> midranks(const std::vector<double>& x) {
-  std::vector<size_t> order(x.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  std::vector<double> rank(x.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j < order.size() && x[order[j]] == x[order[i]]) ++j;
-    for (size_t k = i; k < j; ++k) rank[order[k]] = 0.5 * double(i + j - 1) + 1.0;
-    i = j;
-  }
-  return rank;
 }
 
 DelphiSummary summarize(const std::string& name, const std::vector<const DelphiDiseaseResult*>& diseases) {

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "eval/model_features.h"
 
 namespace clinfm {
 namespace {
@@ -59,15 +60,7 @@ ModelBatch window_batch(const std::vector<PatientTimeline>& patients, const std:
       }
     }
   }
-  const int64_t R = static_cast<int64_t>(rows);
-  ModelBatch batch;
-  batch.tokens = torch::from_blob(tokens.data(), {R, seq_len}, torch::kInt64).clone();
-  batch.value_bins = torch::from_blob(bins.data(), {R, seq_len}, torch::kInt64).clone();
-  batch.ages = torch::from_blob(ages.data(), {R, seq_len}, torch::kFloat32).clone();
-  batch.targets = torch::zeros({R, seq_len}, torch::kInt64);
-  batch.target_dt = torch::zeros({R, seq_len}, torch::kFloat32);
-  batch.loss_mask = torch::zeros({R, seq_len}, torch::kFloat32);
-  return batch;
+  return inference_batch(tokens, bins, ages, static_cast<int64_t>(rows), seq_len);
 }
 
 }  // namespace

@@ -83,6 +83,20 @@ BinaryMetrics compute_metrics(const std::vector<int>& y, const std::vector<doubl
   return compute_metrics(y, score, sort_by_score_desc(score), {});
 }
 
+std::vector<double> midranks(const std::vector<double>& x) {
+  std::vector<size_t> order(x.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
+  std::vector<double> rank(x.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && x[order[j]] == x[order[i]]) ++j;
+    for (size_t k = i; k < j; ++k) rank[order[k]] = 0.5 * double(i + j - 1) + 1.0;
+    i = j;
+  }
+  return rank;
+}
+
 double percentile(std::vector<double>& values, double q) {
   if (values.empty()) return NAN;
   std::sort(values.begin(), values.end());

@@ -72,6 +72,9 @@ std::vector<CalibrationBin> quantile_calibration_bins(const std::vector<int>& y,
 // ROC curve points (fpr, tpr), one per distinct score, from (0,0) to (1,1).
 std::vector<std::pair<double, double>> roc_curve(const std::vector<int>& y, const std::vector<double>& score);
 
+// 1-based average ranks (midranks): tied values share the mean of their ranks.
+std::vector<double> midranks(const std::vector<double>& values);
+
 // Percentile with linear interpolation (numpy's default); `values` is sorted in place.
 double percentile(std::vector<double>& values, double q);
 

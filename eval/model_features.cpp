@@ -56,13 +56,7 @@ WindowBatch make_batch(const std::vector<WindowRequest>& requests, const std::ve
     }
     out.last[size_t(i)] = length - 1;
   }
-  ModelBatch& batch = out.batch;
-  batch.tokens = torch::from_blob(tokens.data(), {rows, seq_len}, torch::kInt64).clone();
-  batch.value_bins = torch::from_blob(bins.data(), {rows, seq_len}, torch::kInt64).clone();
-  batch.ages = torch::from_blob(ages.data(), {rows, seq_len}, torch::kFloat32).clone();
-  batch.targets = torch::zeros({rows, seq_len}, torch::kInt64);
-  batch.target_dt = torch::zeros({rows, seq_len}, torch::kFloat32);
-  batch.loss_mask = torch::zeros({rows, seq_len}, torch::kFloat32);
+  out.batch = inference_batch(tokens, bins, ages, rows, seq_len);
   return out;
 }
 
@@ -102,6 +96,23 @@ void extract_batch(ClinicalTransformer& model, const WindowBatch& windows, const
 }
 
 }  // namespace
+
+ModelBatch inference_batch(const std::vector<int64_t>& tokens, const std::vector<int64_t>& value_bins,
+                           const std::vector<float>& ages, int64_t rows, int64_t seq_len) {
+  const auto copy = [&](const auto& values, torch::Dtype dtype) {
+    return torch::from_blob(const_cast<void*>(static_cast<const void*>(values.data())), {rows, seq_len},
+                            dtype)
+        .clone();
+  };
+  ModelBatch batch;
+  batch.tokens = copy(tokens, torch::kInt64);
+  batch.value_bins = copy(value_bins, torch::kInt64);
+  batch.ages = copy(ages, torch::kFloat32);
+  batch.targets = torch::zeros({rows, seq_len}, torch::kInt64);
+  batch.target_dt = torch::zeros({rows, seq_len}, torch::kFloat32);
+  batch.loss_mask = torch::zeros({rows, seq_len}, torch::kFloat32);
+  return batch;
+}
 
 ModelFeatures extract_model_features(ClinicalTransformer& model, const std::vector<WindowRequest>& requests,
                                      const std::vector<std::vector<char>>& token_sets,

@@ -33,6 +33,10 @@ struct ExtractOptions {
   bool progress = true;
 };
 
+// A batch for inference from host arrays [rows, seq_len] (copied; targets and loss mask zero).
+ModelBatch inference_batch(const std::vector<int64_t>& tokens, const std::vector<int64_t>& value_bins,
+                           const std::vector<float>& ages, int64_t rows, int64_t seq_len);
+
 // `token_sets`: [S] flags over the vocabulary (outcome or end-of-stay tokens of the tasks).
 ModelFeatures extract_model_features(ClinicalTransformer& model, const std::vector<WindowRequest>& requests,
                                      const std::vector<std::vector<char>>& token_sets,

@@ -35,21 +35,6 @@ std::unordered_map<std::string, int64_t> read_births(const std::string& cohort_p
   return births;
 }
 
-// Average ranks (ties share their mean rank), for Spearman's correlation.
-std::vector<double> ranks(const std::vector<double>& values) {
-  std::vector<size_t> order(values.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
-  std::vector<double> rank(values.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j < order.size() && values[order[j]] == values[order[i]]) ++j;
-    for (size_t k = i; k < j; ++k) rank[order[k]] = 0.5 * double(i + j - 1);
-    i = j;
-  }
-  return rank;
-}
-
 double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   const double count = double(a.size());
   const double mean_a = std::accumulate(a.begin(), a.end(), 0.0) / count,
@@ -162,7 +147,7 @@ nlohmann::json compare_with_truth(const TaskResult& task, const TruthTable& trut
     for (size_t i : rows) scores.push_back(method.scores[i]);
     comparison[method.method] = {
         {"pearson_with_truth", json_number(pearson(scores, true_probability))},
-        {"spearman_with_truth", json_number(pearson(ranks(scores), ranks(true_probability)))},
+        {"spearman_with_truth", json_number(pearson(midranks(scores), midranks(true_probability)))},
         {"mean_score", std::accumulate(scores.begin(), scores.end(), 0.0) / double(scores.size())},
         {"auroc_on_matched_rows", json_number(compute_metrics(labels, scores).auroc)}};
   }
