@@ -17,11 +17,14 @@
 #   - `/path/to/mimic-iv-2.2` becomes ../shared/data/mimic-iv-demo-2.2 (the 100-patient demo)
 #     when it exists; otherwise every line naming /path/to/mimic-iv-2.2, data/mimic or
 #     runs/mimic is skipped. The demo is prepped with data.min_patients_per_code=3.
+#   - `../shared/data/delphi-sim` becomes the source tree's ../shared/data/delphi-sim when it
+#     exists; otherwise every line naming delphi-sim, runs/delphi or configs/delphi-2m is skipped.
 #   - `--patients N` becomes `--patients 400`.
 #   - in a line that trains (`clinfm train` or `scripts/launch.sh`), `configs/quickstart.yaml` is
 #     followed by the tiny-run overrides $tiny below (the README's own overrides come after, so
 #     they still win), and a README `train.max_steps=V` becomes train.max_steps=16 (an
-#     extension of the tiny runs' 8). A training line without configs/quickstart.yaml fails.
+#     extension of the tiny runs' 8); `configs/delphi-2m*.yaml` by $tiny_delphi. A training line
+#     with neither fails.
 #   - `clinfm eval` lines get eval.bootstrap_samples=100 appended.
 #   - `KEY` in `--patient KEY` becomes the first key (/patients/key) of the data set's first shard.
 # usage: readme_test.sh CLINFM SOURCE_DIR MPIEXEC
@@ -36,7 +39,11 @@ sections=("Preparing data" "Training" "Cluster runs" "Cluster launch and clinfm 
 tiny="data.seq_len=32 model.n_layers=2 model.d_model=64 model.n_heads=4 model.d_ff=128 train.max_steps=8"
 tiny+=" train.global_batch_size=8 train.micro_batch_size=2 train.validation_every=0 run.threads=1 train.peak_tflops=1"
 tiny+=" checkpoint.every=4 optim.warmup_steps=2 data.prefetch_batches=2"
+tiny_delphi="model.n_layers=2 model.d_model=32 model.n_heads=2 model.d_ff=64 train.max_steps=8"
+tiny_delphi+=" train.global_batch_size=16 train.micro_batch_size=16 train.validation_every=0 run.threads=1"
+tiny_delphi+=" train.peak_tflops=1 checkpoint.every=4 optim.warmup_steps=2"
 demo=$src/../shared/data/mimic-iv-demo-2.2
+delphi=$src/../shared/data/delphi-sim
 
 mkdir -p "$work/bin" "$work/home" "$work/cwd"
 ln -s "$clinfm" "$work/bin/clinfm"
@@ -93,12 +100,22 @@ while IFS=$'\t' read -r number section line; do
     skipped=$((skipped + 1))
     continue
   fi
+  if [[ $cmd =~ delphi-sim|runs/delphi|configs/delphi-2m ]] && [ ! -d "$delphi" ]; then
+    echo "skip README.md:$number [$section] (no $delphi) $line"
+    skipped=$((skipped + 1))
+    continue
+  fi
   cmd=$(sed -E 's/[[:space:]]+#.*$//' <<<"$cmd")
+  cmd=${cmd//..\/shared\/data\/delphi-sim/$delphi}
   [[ $cmd == *"/path/to/mimic-iv-2.2"* ]] && cmd="${cmd//\/path\/to\/mimic-iv-2.2/$demo} data.min_patients_per_code=3"
   cmd=$(sed -E 's/--patients [0-9]+/--patients 400/' <<<"$cmd")
   if [[ $cmd =~ clinfm\ train|scripts/launch\.sh ]]; then
-    [[ $cmd == *configs/quickstart.yaml* ]] || { echo "FAIL README.md:$number: a training line without configs/quickstart.yaml: $line"; exit 1; }
-    cmd=$(sed -E "s/ train\.max_steps=[0-9]+/ train.max_steps=16/; s#configs/quickstart\.yaml#configs/quickstart.yaml $tiny#" <<<"$cmd")
+    if [[ $cmd =~ configs/delphi-2m[a-z-]*\.yaml ]]; then
+      cmd=${cmd/${BASH_REMATCH[0]}/${BASH_REMATCH[0]} $tiny_delphi}
+    else
+      [[ $cmd == *configs/quickstart.yaml* ]] || { echo "FAIL README.md:$number: a training line without configs/quickstart.yaml or configs/delphi-2m*.yaml: $line"; exit 1; }
+      cmd=$(sed -E "s/ train\.max_steps=[0-9]+/ train.max_steps=16/; s#configs/quickstart\.yaml#configs/quickstart.yaml $tiny#" <<<"$cmd")
+    fi
   fi
   [[ $cmd =~ clinfm\ eval ]] && cmd+=" eval.bootstrap_samples=100"
   if [[ $cmd =~ --patient\ KEY ]]; then
