@@ -29,6 +29,10 @@ class CheckingSink : public clinfm::EventSink {
     check_id(subject_id);
     if (code.empty()) std::abort();
   }
+  void set_split(std::string_view subject_id, clinfm::FixedSplit split) override {
+    check_id(subject_id);
+    if (static_cast<int>(split) > static_cast<int>(clinfm::FixedSplit::kDevelopment)) std::abort();
+  }
 
  private:
   static void check_id(std::string_view id) {
