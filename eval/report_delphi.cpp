@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "eval/html.h"
+#include "eval/report_format.h"
 #include "eval/results.h"
 
 namespace clinfm {
@@ -29,18 +30,35 @@ const DelphiSummary* summary_of(const DelphiMethodResult& method, const std::str
   return nullptr;
 }
 
-// Rows: "all" and the chapters of the first method, each with every method's mean AUC.
-std::vector<std::vector<std::string>> chapter_rows(const DelphiResult& r) {
-  std::vector<std::vector<std::string>> rows;
+// "all" and the chapters of the first method, each with every method's mean AUC.
+ReportTable chapter_table(const DelphiResult& r) {
+  ReportTable table;
+  table.header = {"chapter", "diseases"};
+  for (const DelphiMethodResult& m : r.methods) table.header.push_back(m.method + " mean AUC (95% CI)");
   for (const DelphiSummary& s : r.methods.front().summaries) {
-    std::vector<std::string> row = {s.name == "all" ? "all diseases" : s.name, std::to_string(s.diseases)};
+    std::vector<ReportCell> row = {{s.name == "all" ? "all diseases" : s.name}, {std::to_string(s.diseases)}};
     for (const DelphiMethodResult& method : r.methods) {
       const DelphiSummary* m = summary_of(method, s.name);
-      row.push_back(m ? auc_text(*m) : "n/a");
+      row.push_back({m ? auc_text(*m) : "n/a"});
     }
-    rows.push_back(row);
+    table.rows.push_back(row);
   }
-  return rows;
+  return table;
+}
+
+// Every disease: code, chapter, held-out cases, each method's AUC.
+ReportTable disease_table(const DelphiResult& r) {
+  ReportTable table;
+  table.header = {"code", "chapter", "cases"};
+  for (const DelphiMethodResult& m : r.methods) table.header.push_back(m.method);
+  for (size_t d = 0; d < r.diseases.size(); ++d) {
+    const DelphiDiseaseResult& first = r.methods.front().diseases[d];
+    std::vector<ReportCell> row = {
+        {first.disease.code}, {first.disease.chapter}, {std::to_string(first.cases)}};
+    for (const DelphiMethodResult& m : r.methods) row.push_back({number(m.diseases[d].auc)});
+    table.rows.push_back(row);
+  }
+  return table;
 }
 
 // Histogram of per-disease AUCs in bins of 0.05 over [0.3, 1.0], one outlined series per method.
@@ -114,13 +132,6 @@ std::string calibration_svg(const DelphiResult& r) {
   return svg + "</svg>";
 }
 
-// "chapter", "diseases", then one cell per method.
-std::string header_cells(const DelphiResult& r, const char* open, const char* close) {
-  std::string cells = std::string(open) + "chapter" + close + open + "diseases" + close;
-  for (const DelphiMethodResult& m : r.methods) cells += open + m.method + " mean AUC (95% CI)" + close;
-  return cells;
-}
-
 std::string settings_text(const DelphiResult& r) {
   return fmt::format(
       "{} held-out patients ({} without a sex, skipped), {} prediction points; diseases: codes under '{}' in "
@@ -177,19 +188,10 @@ nlohmann::json delphi_to_json(const DelphiResult& r) {
 }
 
 std::string delphi_markdown(const DelphiResult& r) {
-  std::string md =
-      "## Delphi-2M protocol\n\n" + settings_text(r) + "\n\n|" + header_cells(r, " ", " |") + "\n|---|---|";
-  for (size_t i = 0; i < r.methods.size(); ++i) md += "---|";
-  md += "\n";
-  for (const auto& row : chapter_rows(r)) {
-    md += "|";
-    for (const std::string& cell : row) md += " " + cell + " |";
-    md += "\n";
-  }
+  std::string md = "## Delphi-2M protocol\n\n" + settings_text(r) + "\n\n" + markdown_table(chapter_table(r));
   md += fmt::format(
       "\nCalibration of the model's {:g}-year risks, pooled over diseases (every other of {} quantile "
-      "bins):\n\n"
-      "| predicted | observed | n |\n|---|---|---|\n",
+      "bins):\n\n| predicted | observed | n |\n|---|---|---|\n",
       r.spec.calibration_years, r.calibration.size());
   for (size_t i = 0; i < r.calibration.size(); i += 2)
     md += fmt::format("| {:.2e} | {:.2e} | {} |\n", r.calibration[i].predicted, r.calibration[i].observed,
@@ -199,28 +201,12 @@ std::string delphi_markdown(const DelphiResult& r) {
 
 std::string delphi_html(const DelphiResult& r) {
   std::string html = "<h2>Delphi-2M protocol</h2>\n<p>" + html_escape(settings_text(r)) + "</p>\n";
-  html += "<table><tr>" + header_cells(r, "<th>", "</th>") + "</tr>\n";
-  for (const auto& row : chapter_rows(r)) {
-    html += "<tr>";
-    for (const std::string& cell : row) html += "<td>" + html_escape(cell) + "</td>";
-    html += "</tr>\n";
-  }
-  html += "</table>\n<div class=\"plots\">" + histogram_svg(r) + calibration_svg(r) + "</div>\n";
+  html += html_table(chapter_table(r));
+  html += "<div class=\"plots\">" + histogram_svg(r) + calibration_svg(r) + "</div>\n";
+  html += "<details><summary>every disease (AUC per method; cases in held_out)</summary>" +
+          html_table(disease_table(r)) + "</details>\n";
   html +=
-      "<details><summary>every disease (AUC per method; cases in held_out)</summary><table><tr><th>code</th>"
-      "<th>chapter</th><th>cases</th>";
-  for (const DelphiMethodResult& m : r.methods) html += "<th>" + html_escape(m.method) + "</th>";
-  html += "</tr>\n";
-  for (size_t d = 0; d < r.diseases.size(); ++d) {
-    const DelphiDiseaseResult& first = r.methods.front().diseases[d];
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td>", html_escape(first.disease.code),
-                        html_escape(first.disease.chapter), first.cases);
-    for (const DelphiMethodResult& m : r.methods) html += "<td>" + number(m.diseases[d].auc) + "</td>";
-    html += "</tr>\n";
-  }
-  html +=
-      "</table></details>\n<p class=\"muted\">Definitions and what differs from Delphi's own "
-      "evaluate_auc.py: "
+      "<p class=\"muted\">Definitions and what differs from Delphi's own evaluate_auc.py: "
       "docs/delphi.md.</p>\n";
   return html;
 }

@@ -66,7 +66,12 @@ class DelphiReader {
  public:
   DelphiReader(const ImportOptions& options, std::vector<std::string> labels, EventSink& sink,
                PrepAudit& audit)
-      : options_(options), labels_(std::move(labels)), sink_(sink), audit_(audit) {}
+      : options_(options),
+        labels_(std::move(labels)),
+        sink_(sink),
+        audit_(audit),
+        no_event_counter_(fmt::format("\"No event\" tokens inserted every {} years of age (--no-event-years)",
+                                      options.no_event_years)) {}
 
   void read(const BinFile& bin);
 
@@ -79,6 +84,7 @@ class DelphiReader {
   const std::vector<std::string> labels_;
   EventSink& sink_;
   PrepAudit& audit_;
+  const std::string no_event_counter_;  // the audit line of the inserted "No event" tokens
   std::string file_, subject_;
   bool in_patient_ = false;
   uint32_t last_age_days_ = 0;
@@ -103,9 +109,7 @@ void DelphiReader::end_patient() {
     ++no_event_tokens_;
   }
   in_patient_ = false;
-  audit_.count(fmt::format("\"No event\" tokens inserted every {} years of age (--no-event-years)",
-                           options_.no_event_years),
-               std::exchange(no_event_tokens_, 0));
+  audit_.count(no_event_counter_, std::exchange(no_event_tokens_, 0));
 }
 
 void DelphiReader::add_triple(const std::string& table, uint64_t index, uint32_t age_days,
