@@ -117,6 +117,9 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
                    "--format delphi: a \"No event\" token every N years of age, as Delphi-2M's "
                    "no_event_token_rate (0: none)")
       ->check(CLI::Range(0.0, 100.0));
+  prep_cmd->add_flag("--resplit", prep->options.resplit,
+                     "Ignore the splits the export fixes (MEDS metadata/subject_splits.parquet, Delphi's "
+                     "train.bin/val.bin) and draw every patient's split from its key with data.split_*");
   prep_cmd->add_option("overrides", prep->overrides,
                        "section.key=value config overrides, e.g. data.value_bins=5");
   // The callbacks own the options: CLI11 writes into them during parsing.
@@ -126,6 +129,7 @@ void add_data_commands(CLI::App& app, CommandAction* action) {
                          " --output " + prep->options.output;
     if (prep->options.format == "delphi")
       prep->command_line += fmt::format(" --no-event-years {}", prep->options.no_event_years);
+    if (prep->options.resplit) prep->command_line += " --resplit";
     *action = [prep] { return run_prep_command(*prep); };
   });
 

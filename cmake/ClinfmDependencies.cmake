@@ -95,3 +95,31 @@ endif()
 # CUDA headers and NCCL without a CUDA LibTorch (CI): used only by compile-only checks.
 find_path(CLINFM_CUDA_INCLUDE_DIR cuda_runtime.h HINTS /usr/local/cuda/include)
 find_path(CLINFM_NCCL_INCLUDE_DIR nccl.h HINTS /usr/local/cuda/include)
+
+# Apache Arrow C++ with Parquet: the one inside the pyarrow wheel of the same Python (Debian 12
+# has no Arrow packages). Its headers need C++20: only data/parquet/ includes them.
+execute_process(
+  COMMAND "${CLINFM_PYTHON}" -c
+          "import pyarrow as pa; print(pa.get_include()); print(pa.get_library_dirs()[0]); print(pa.__version__)"
+  OUTPUT_VARIABLE _arrow_probe ERROR_VARIABLE _arrow_error RESULT_VARIABLE _arrow_status OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _arrow_status EQUAL 0)
+  message(FATAL_ERROR "Arrow/Parquet: ${CLINFM_PYTHON} has no pyarrow package (${_arrow_error}). "
+                      "Run scripts/setup.sh, or install pyarrow (scripts/requirements.txt) into that Python.")
+endif()
+string(REPLACE "\n" ";" _arrow_probe "${_arrow_probe}")
+list(GET _arrow_probe 0 CLINFM_ARROW_INCLUDE_DIR)
+list(GET _arrow_probe 1 CLINFM_ARROW_LIBRARY_DIR)
+list(GET _arrow_probe 2 CLINFM_ARROW_VERSION)
+# The wheel ships versioned names only (libarrow.so.2600): link those files by path.
+file(GLOB CLINFM_ARROW_LIBRARY "${CLINFM_ARROW_LIBRARY_DIR}/libarrow.so.[0-9]*")
+file(GLOB CLINFM_PARQUET_LIBRARY "${CLINFM_ARROW_LIBRARY_DIR}/libparquet.so.[0-9]*")
+list(FILTER CLINFM_ARROW_LIBRARY EXCLUDE REGEX "\\.so\\.[0-9]+\\.[0-9]")
+list(FILTER CLINFM_PARQUET_LIBRARY EXCLUDE REGEX "\\.so\\.[0-9]+\\.[0-9]")
+if(NOT CLINFM_ARROW_LIBRARY OR NOT CLINFM_PARQUET_LIBRARY)
+  message(FATAL_ERROR "Arrow/Parquet: no libarrow.so.N / libparquet.so.N in ${CLINFM_ARROW_LIBRARY_DIR} (pyarrow ${CLINFM_ARROW_VERSION})")
+endif()
+add_library(clinfm_arrow INTERFACE)
+target_include_directories(clinfm_arrow SYSTEM INTERFACE "${CLINFM_ARROW_INCLUDE_DIR}")
+target_link_libraries(clinfm_arrow INTERFACE ${CLINFM_PARQUET_LIBRARY} ${CLINFM_ARROW_LIBRARY})
+target_link_directories(clinfm_arrow INTERFACE "${CLINFM_ARROW_LIBRARY_DIR}")
+message(STATUS "Arrow/Parquet: pyarrow ${CLINFM_ARROW_VERSION} (${CLINFM_PARQUET_LIBRARY})")

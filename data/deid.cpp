@@ -7,8 +7,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_set>
 
 #include "common/check.h"
+#include "common/error.h"
 #include "common/fs.h"
 #include "common/sha256.h"
 
@@ -130,6 +132,28 @@ std::optional<std::string> parent_code(std::string_view code) {
     return shorter;
   }
   return std::string(head);
+}
+
+void CodeHierarchy::set_parent(const std::string& code, const std::string& parent,
+                               const std::string& source) {
+  // Walk up from the new parent: meeting `code` again would make suppression loop forever.
+  std::optional<std::string> current = parent;
+  std::unordered_set<std::string> seen;
+  while (current) {
+    if (*current == code || !seen.insert(*current).second) {
+      throw InputError(fmt::format("{}: code '{}' has parent '{}', which leads back to '{}' (a cycle)",
+                                   source, code, parent, code),
+                       "a code's parent_codes must lead to coarser codes: fix the code metadata");
+    }
+    current = this->parent(*current);
+  }
+  parents_[code] = parent;
+}
+
+std::optional<std::string> CodeHierarchy::parent(std::string_view code) const {
+  const auto it = parents_.find(std::string(code));
+  if (it != parents_.end()) return it->second;
+  return parent_code(code);
 }
 
 }  // namespace clinfm

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace clinfm {
 
@@ -38,5 +39,18 @@ Split assign_split(uint64_t key, double tuning_fraction, double held_out_fractio
 //   then drop the code (ICD10CM); other codes drop their last "//" part
 //   (LAB//51087//UNK -> LAB//51087 -> LAB).
 std::optional<std::string> parent_code(std::string_view code);
+
+// The parents suppression walks: those an export states (MEDS metadata/codes.parquet's
+// parent_codes, the first of them) before the rule of parent_code for the codes it does not name.
+class CodeHierarchy {
+ public:
+  // InputError (naming `source`) when the parent is the code itself or closes a cycle.
+  void set_parent(const std::string& code, const std::string& parent, const std::string& source);
+  std::optional<std::string> parent(std::string_view code) const;
+  size_t stated_parents() const { return parents_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::string> parents_;
+};
 
 }  // namespace clinfm

@@ -62,8 +62,8 @@ class InterruptGuard {
   void (*previous_term_)(int) = SIG_DFL;
 };
 
-void import(const PrepOptions& o, EventSink& sink, PrepAudit& audit) {
-  const ImportOptions import_options{o.input, o.skip_bad_rows, o.no_event_years};
+void import(const PrepOptions& o, EventSink& sink, PrepAudit& audit, CodeHierarchy& hierarchy) {
+  const ImportOptions import_options{o.input, o.skip_bad_rows, o.no_event_years, !o.resplit, &hierarchy};
   if (o.format == "meds") return import_meds(import_options, sink, audit);
   if (o.format == "mimic-iv") return import_mimic_iv(import_options, sink, audit);
   if (o.format == "synthea") return import_synthea(import_options, sink, audit);
@@ -155,7 +155,8 @@ PrepSummary run_prep(const PrepOptions& o) {
   PartitionWriter partitions((temp / "_partitions").string(), o.partitions, salt);
   Progress import_progress(fmt::format("prep: import {}", o.format), "events");
   partitions.set_progress([&](int64_t n) { import_progress.update(n); });
-  import(o, partitions, audit);
+  CodeHierarchy hierarchy;  // the export's own code parents, if it states any
+  import(o, partitions, audit, hierarchy);
   partitions.finish();
   import_progress.update(partitions.records());
   import_progress.finish();
@@ -167,7 +168,7 @@ PrepSummary run_prep(const PrepOptions& o) {
       salt, {o.data.canaries, o.data.canary_copies, o.data.canary_events, o.data.reference_canaries},
       o.data.split_tuning, o.data.split_held_out, partitions.partitions());
   // Pass 2: what the training split says about codes and values.
-  CodeStats stats;
+  CodeStats stats(std::move(hierarchy));
   TimelineCounts counts;
   Progress stats_progress("prep: vocabulary", "partitions", partitions.partitions());
   std::vector<uint32_t> stats_id(partitions.codes().size());
@@ -276,6 +277,9 @@ PrepSummary run_prep(const PrepOptions& o) {
   // Audit counters.
   audit.count("patients without a birth record (dropped)", counts.patients_without_birth);
   audit.count("events of patients without a birth record (dropped)", counts.events_of_patients_without_birth);
+  if (counts.split_only_subjects > 0)
+    audit.count("subjects in the export's split list without any event (ignored)",
+                counts.split_only_subjects);
   audit.count("extra birth records ignored (the earliest is kept)", counts.extra_birth_records);
   audit.count("events before birth (moved to birth)", counts.events_before_birth);
   audit.count(fmt::format("events at ages above {} years (top-coded)", o.data.max_age_years),
@@ -338,13 +342,15 @@ PrepSummary run_prep(const PrepOptions& o) {
       ++summary.shards;
     }
   }
+  nlohmann::json source = {{"format", o.format}};
+  if (!audit.source_metadata().empty()) source["metadata"] = audit.source_metadata();
   nlohmann::json manifest = {
       {"format", kDatasetFormat},
       {"schema_version", kDatasetSchemaVersion},
       {"shard_schema_version", kShardSchemaVersion},
       {"created_by", std::string("clinfm ") + CLINFM_DATA_VERSION},
       {"command", o.command_line},
-      {"source", {{"format", o.format}}},
+      {"source", source},
       {"deidentification",
        {{"subject_keys", "first 8 bytes of HMAC-SHA256(secret salt, subject id), hex"},
         {"salt_id", salt.id},
@@ -360,7 +366,12 @@ PrepSummary run_prep(const PrepOptions& o) {
          {{"train", 1.0 - o.data.split_tuning - o.data.split_held_out},
           {"tuning", o.data.split_tuning},
           {"held_out", o.data.split_held_out}}},
-        {"assignment", "uniform number drawn from the subject key"},
+        {"assignment", counts.patients_with_fixed_split == 0
+                           ? std::string("uniform number drawn from the subject key")
+                           : fmt::format("the export's own split for {} patients (train, tuning or held_out; "
+                                         "its development set split into train and tuning by the key), the "
+                                         "others by a uniform number drawn from the subject key",
+                                         counts.patients_with_fixed_split)},
         {"patients", summary.patients},
         {"events", summary.events}}},
       {"vocabulary",

@@ -23,6 +23,7 @@ struct PrepOptions {
   bool overwrite = false;
   bool skip_bad_rows = false;
   double no_event_years = 5.0;  // --format delphi: "No event" tokens every N years (0: none)
+  bool resplit = false;         // --resplit: ignore the export's splits, draw every split from the key
   DataConfig data;              // salt_file, min_patients_per_code, max_age_years, value_bins, splits, shards
   std::string command_line;     // recorded in the manifest
   int partitions = 32;

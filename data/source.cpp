@@ -25,22 +25,31 @@ const char* use_name(ColumnUse use) {
 }  // namespace
 
 void PrepAudit::declare_table(const CsvReader& reader, const TableSpec& spec) {
+  declare_columns(reader.path(), reader.header(), spec, false);
+}
+
+void PrepAudit::declare_columns(const std::string& file, const std::vector<std::string>& names,
+                                const TableSpec& spec, bool extra_columns_unread) {
   TableCounts& counts = tables_[spec.table];
-  counts.file = reader.path();
+  counts.file = file;
   counts.columns = spec.columns;
-  for (const auto& column : reader.header()) {
+  counts.absent_columns.clear();
+  for (const auto& column : names) {
     const bool declared = std::any_of(spec.columns.begin(), spec.columns.end(),
                                       [&](const ColumnRule& r) { return r.column == column; });
-    if (!declared) {
-      throw InputError(fmt::format("{}: column '{}' of table {} is not declared by the importer",
-                                   reader.path(), column, spec.table),
-                       "an undeclared column may hold identifiers, so prep refuses to pass over it silently; "
-                       "remove the column from the export or declare it (kept/transformed/dropped) in the "
-                       "importer's TableSpec");
+    if (declared) continue;
+    if (extra_columns_unread) {
+      counts.columns.push_back({column, ColumnUse::kDropped, "extra column: never read"});
+      continue;
     }
+    throw InputError(
+        fmt::format("{}: column '{}' of table {} is not declared by the importer", file, column, spec.table),
+        "an undeclared column may hold identifiers, so prep refuses to pass over it silently; "
+        "remove the column from the export or declare it (kept/transformed/dropped) in the "
+        "importer's TableSpec");
   }
   for (const auto& rule : spec.columns) {
-    if (std::find(reader.header().begin(), reader.header().end(), rule.column) == reader.header().end())
+    if (std::find(names.begin(), names.end(), rule.column) == names.end())
       counts.absent_columns.push_back(rule.column);
   }
 }
@@ -68,6 +77,7 @@ nlohmann::json PrepAudit::to_json() const {
   nlohmann::json out;
   out["format"] = format_;
   out["input"] = input_;
+  if (!source_metadata_.empty()) out["source_metadata"] = source_metadata_;
   nlohmann::json tables = nlohmann::json::object();
   for (const auto& [name, t] : tables_) {
     nlohmann::json j;

@@ -19,6 +19,7 @@
 
 namespace clinfm {
 
+class CodeHierarchy;
 class CsvReader;
 
 enum class ColumnUse { kKept, kTransformed, kDropped };
@@ -40,6 +41,11 @@ class PrepAudit {
   // column is an InputError naming the file and column. Declared columns absent from the file
   // are fine (exports differ by version) and are listed as absent.
   void declare_table(const CsvReader& reader, const TableSpec& spec);
+  // The same for a file whose column names come from elsewhere (a Parquet schema). With
+  // `extra_columns_unread`, undeclared columns are allowed: they are never read (a columnar
+  // file is read column by column), and the audit lists each as dropped, not read.
+  void declare_columns(const std::string& file, const std::vector<std::string>& names, const TableSpec& spec,
+                       bool extra_columns_unread);
   // Column rules of a binary table (no header to check), e.g. Delphi's uint32 triples.
   void declare_binary_table(const std::string& file, const TableSpec& spec);
   // A table that the format knows but that is absent from this export (optional tables).
@@ -69,6 +75,10 @@ class PrepAudit {
     format_ = format;
     input_ = input;
   }
+  // What the export says about itself (MEDS's metadata/dataset.json); prep copies it into the
+  // data set's manifest.
+  void set_source_metadata(nlohmann::json metadata) { source_metadata_ = std::move(metadata); }
+  const nlohmann::json& source_metadata() const { return source_metadata_; }
 
   struct TableCounts {
     int64_t rows = 0;
@@ -86,6 +96,7 @@ class PrepAudit {
 
  private:
   std::string format_, input_;
+  nlohmann::json source_metadata_ = nlohmann::json::object();
   std::map<std::string, TableCounts> tables_;
   std::map<std::string, int64_t> counters_;
   std::vector<std::pair<std::string, int64_t>> accounting_;
@@ -114,9 +125,11 @@ class EventSink {
 };
 
 struct ImportOptions {
-  std::string input;            // folder or file as given on the command line
-  bool skip_bad_rows = false;   // --on-bad-row=skip
-  double no_event_years = 5.0;  // --format delphi: a "No event" token every N years of age (0: none)
+  std::string input;                   // folder or file as given on the command line
+  bool skip_bad_rows = false;          // --on-bad-row=skip
+  double no_event_years = 5.0;         // --format delphi: a "No event" token every N years of age (0: none)
+  bool export_splits = true;           // false (--resplit): ignore the export's splits, draw all from the key
+  CodeHierarchy* hierarchy = nullptr;  // where an importer puts the parents the export states
 };
 
 // One per format; each throws InputError for a missing required table/column or bad rows.

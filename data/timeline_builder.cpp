@@ -89,8 +89,15 @@ std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& record
     size_t end = begin;
     while (end < records.size() && records[end].key == records[begin].key) ++end;
     if (records[begin].kind != RecordKind::kBirth) {
-      counts->patients_without_birth += 1;
-      counts->events_of_patients_without_birth += static_cast<int64_t>(end - begin);
+      const auto split_records =
+          std::count_if(records.begin() + begin, records.begin() + end,
+                        [](const PartitionRecord& r) { return r.kind == RecordKind::kSplit; });
+      if (split_records == static_cast<std::ptrdiff_t>(end - begin)) {
+        counts->split_only_subjects += 1;  // in the export's split list, without any event
+      } else {
+        counts->patients_without_birth += 1;
+        counts->events_of_patients_without_birth += static_cast<int64_t>(end - begin) - split_records;
+      }
       begin = end;
       continue;
     }

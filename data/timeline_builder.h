@@ -37,6 +37,7 @@ struct TimelineRules {
 struct TimelineCounts {
   int64_t patients_without_birth = 0;
   int64_t events_of_patients_without_birth = 0;
+  int64_t split_only_subjects = 0;  // a fixed split (MEDS subject_splits) for a subject without events
   int64_t extra_birth_records = 0;
   int64_t events_before_birth = 0;
   int64_t events_top_coded = 0;

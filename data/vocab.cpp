@@ -40,7 +40,7 @@ std::vector<float> quantile_edges(std::vector<float> values, int bins) {
 uint32_t CodeStats::id(std::string_view code) {
   const auto it = ids_.find(code);
   if (it != ids_.end()) return it->second;
-  const auto parent = parent_code(code);
+  const auto parent = hierarchy_.parent(code);
   const int64_t parent_id = parent ? int64_t(id(*parent)) : -1;  // ancestors first (recursion)
   const uint32_t id = static_cast<uint32_t>(names_.size());
   ids_.emplace(names_.emplace_back(code), id);
@@ -113,6 +113,7 @@ const std::vector<float>* CodeStats::value_sample(std::string_view code) const {
 Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::string>& all_codes,
                              int64_t min_patients, int value_bins) {
   Vocabulary v;
+  v.hierarchy_ = stats.hierarchy();
   v.tokens_.push_back({"<pad>", "special", 0, 0, {}});
   v.tokens_.push_back({"<unk>", "special", 0, 0, {}});
   v.index_["<pad>"] = kPadToken;
@@ -132,7 +133,7 @@ Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::stri
         chosen = *current;
         break;
       }
-      current = parent_code(*current);
+      current = stats.hierarchy().parent(*current);
     }
     target[code] = chosen;
     if (!chosen.empty()) token_codes.insert(chosen);
@@ -168,7 +169,7 @@ Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::stri
 int32_t Vocabulary::map_code(std::string_view code) const {
   const auto it = mapping_.find(std::string(code));
   if (it != mapping_.end()) return it->second;
-  for (auto parent = parent_code(code); parent; parent = parent_code(*parent)) {
+  for (auto parent = hierarchy_.parent(code); parent; parent = hierarchy_.parent(*parent)) {
     const auto token = index_.find(*parent);
     if (token != index_.end()) return token->second;
   }

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/deid.h"
+
 namespace clinfm {
 
 inline constexpr int32_t kPadToken = 0;
@@ -22,6 +24,10 @@ inline constexpr int kVocabSchemaVersion = 1;
 // prep's hot loop counts by integer id; the string calls are for tests and small inputs.
 class CodeStats {
  public:
+  CodeStats() = default;
+  // Ancestors from `hierarchy` (an export's stated parents) instead of parent_code's rule alone.
+  explicit CodeStats(CodeHierarchy hierarchy) : hierarchy_(std::move(hierarchy)) {}
+  const CodeHierarchy& hierarchy() const { return hierarchy_; }
   // The id of a code (interned on first sight, with its ancestors; see parent_code).
   uint32_t id(std::string_view code);
   // One training patient's codes (duplicates allowed): counts distinct patients per code and
@@ -44,6 +50,7 @@ class CodeStats {
   };
   int64_t find(std::string_view code) const;  // id or -1
 
+  CodeHierarchy hierarchy_;
   std::deque<std::string> names_;                       // by id; stable addresses for ids_
   std::unordered_map<std::string_view, uint32_t> ids_;  // code -> id
   std::vector<std::vector<uint32_t>> chain_;            // by id: the id, then its ancestors' ids
@@ -88,6 +95,7 @@ class Vocabulary {
   std::vector<Token> tokens_;
   std::unordered_map<std::string, int32_t> index_;    // token code -> id
   std::unordered_map<std::string, int32_t> mapping_;  // every source code seen -> id
+  CodeHierarchy hierarchy_;                           // map_code's walk for codes never seen
   int max_bins_ = 0;
 };
 

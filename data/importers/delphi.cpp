@@ -95,7 +95,7 @@ void DelphiReader::start_patient(const BinFile& bin, uint32_t patient) {
   end_patient();
   subject_ = bin.subject_prefix + std::to_string(patient);
   sink_.add_birth(subject_, 0);
-  if (bin.split) sink_.set_split(subject_, *bin.split);
+  if (bin.split && options_.export_splits) sink_.set_split(subject_, *bin.split);
   in_patient_ = true;
   last_age_days_ = 0;
 }

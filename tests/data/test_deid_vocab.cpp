@@ -82,6 +82,41 @@ TEST(Vocab, SuppressionCountsDistinctTrainingPatients) {
   EXPECT_EQ(v.token(kUnkToken).code, "<unk>");
 }
 
+TEST(Vocab, StatedParentsComeBeforeTheBuiltInRule) {
+  CodeHierarchy hierarchy;
+  hierarchy.set_parent("LAB//a//x", "LOINC/1-1", "codes.parquet");
+  hierarchy.set_parent("LAB//b//y", "LOINC/1-1", "codes.parquet");
+  EXPECT_EQ(hierarchy.parent("LAB//a//x"), "LOINC/1-1");
+  EXPECT_EQ(hierarchy.parent("LOINC/1-1"), std::nullopt);  // the rule: no "//" in it
+  EXPECT_EQ(hierarchy.parent("LAB//c//z"), "LAB//c");      // not stated: the rule
+  CodeStats stats(hierarchy);
+  for (int p = 0; p < 2; ++p) stats.add_patient({"LAB//a//x"});
+  for (int p = 0; p < 2; ++p) stats.add_patient({"LAB//b//y"});
+  EXPECT_EQ(stats.patients_with("LOINC/1-1"), 4);
+  EXPECT_EQ(stats.patients_with("LAB//a"), 0);  // the stated parent replaces the rule's
+  const Vocabulary v = Vocabulary::build(stats, {"LAB//a//x", "LAB//b//y"}, 3, 10);
+  ASSERT_GE(v.find("LOINC/1-1"), 2);
+  EXPECT_EQ(v.map_code("LAB//a//x"), v.find("LOINC/1-1"));
+  EXPECT_EQ(v.map_code("LAB//b//y"), v.find("LOINC/1-1"));
+}
+
+TEST(Vocab, StatedParentCyclesAreRefusedNamingTheSource) {
+  CodeHierarchy hierarchy;
+  EXPECT_THROW(hierarchy.set_parent("A//1", "A//1", "codes.parquet"), InputError);
+  hierarchy.set_parent("A//1", "B//2", "codes.parquet");
+  hierarchy.set_parent("B//2", "C", "codes.parquet");
+  try {
+    hierarchy.set_parent("C", "A//1", "meta/codes.parquet");
+    FAIL() << "a cycle was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("meta/codes.parquet: code 'C' has parent 'A//1'"), std::string::npos)
+        << e.what();
+  }
+  // A cycle through the built-in rule: B//2's rule parent is B, and B -> B//2 is stated.
+  CodeHierarchy through_rule;
+  EXPECT_THROW(through_rule.set_parent("B", "B//2", "codes.parquet"), InputError);
+}
+
 TEST(Vocab, AncestorsCountEachPatientOnce) {
   CodeStats stats;
   // Two codes sharing the ancestors ICD10//I25 and ICD10; the second patient repeats one code.

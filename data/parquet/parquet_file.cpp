@@ -1,0 +1,305 @@
+// Parquet through Arrow C++ (compiled as C++20, as Arrow's headers require; see parquet_file.h).
+#include "data/parquet/parquet_file.h"
+
+#include <arrow/api.h>
+#include <arrow/array/concatenate.h>
+#include <arrow/io/file.h>
+#include <fmt/format.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace clinfm {
+namespace {
+
+ParquetType type_of(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::INT8:
+    case arrow::Type::INT16:
+    case arrow::Type::INT32:
+    case arrow::Type::INT64:
+    case arrow::Type::UINT8:
+    case arrow::Type::UINT16:
+    case arrow::Type::UINT32:
+    case arrow::Type::UINT64:
+      return ParquetType::kInt;
+    case arrow::Type::FLOAT:
+    case arrow::Type::DOUBLE:
+      return ParquetType::kFloat;
+    case arrow::Type::BOOL:
+      return ParquetType::kBool;
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::STRING_VIEW:
+      return ParquetType::kString;
+    case arrow::Type::DICTIONARY: {
+      const auto& value_type = *static_cast<const arrow::DictionaryType&>(type).value_type();
+      return type_of(value_type) == ParquetType::kString ? ParquetType::kString : ParquetType::kOther;
+    }
+    case arrow::Type::TIMESTAMP:
+      return ParquetType::kTimestamp;
+    case arrow::Type::LIST:
+    case arrow::Type::LARGE_LIST: {
+      const auto& value_type = *static_cast<const arrow::BaseListType&>(type).value_type();
+      return type_of(value_type) == ParquetType::kString ? ParquetType::kStringList : ParquetType::kOther;
+    }
+    case arrow::Type::NA:
+      return ParquetType::kNull;
+    default:
+      return ParquetType::kOther;
+  }
+}
+
+int64_t units_per_second(const arrow::DataType& type) {
+  switch (static_cast<const arrow::TimestampType&>(type).unit()) {
+    case arrow::TimeUnit::SECOND:
+      return 1;
+    case arrow::TimeUnit::MILLI:
+      return 1000;
+    case arrow::TimeUnit::MICRO:
+      return 1000000;
+    case arrow::TimeUnit::NANO:
+      return 1000000000;
+  }
+  return 1;
+}
+
+// Leaf (Parquet column) indices of one top-level field: a list column is one leaf deeper.
+void collect_leaves(const parquet::arrow::SchemaField& field, std::vector<int>& leaves) {
+  if (field.column_index >= 0) leaves.push_back(field.column_index);
+  for (const auto& child : field.children) collect_leaves(child, leaves);
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+}  // namespace
+
+std::string describe(const ParquetColumn& column) {
+  return column.timezone.empty() ? column.type_text
+                                 : fmt::format("{} (time zone {})", column.type_text, column.timezone);
+}
+
+struct ParquetBatch::Columns {
+  struct Column {
+    std::shared_ptr<arrow::Array> array;
+    std::shared_ptr<arrow::Array> values;  // dictionary values, or a list's values
+    int64_t per_second = 1;
+  };
+  std::vector<Column> columns;
+};
+
+ParquetBatch::ParquetBatch() : columns_(std::make_unique<Columns>()) {}
+ParquetBatch::~ParquetBatch() = default;
+
+bool ParquetBatch::is_null(int c, int64_t row) const {
+  return columns_->columns[size_t(c)].array->IsNull(row);
+}
+
+int64_t ParquetBatch::integer(int c, int64_t row) const {
+  const arrow::Array& a = *columns_->columns[size_t(c)].array;
+  switch (a.type_id()) {
+    case arrow::Type::INT64:
+      return static_cast<const arrow::Int64Array&>(a).Value(row);
+    case arrow::Type::INT32:
+      return static_cast<const arrow::Int32Array&>(a).Value(row);
+    case arrow::Type::INT16:
+      return static_cast<const arrow::Int16Array&>(a).Value(row);
+    case arrow::Type::INT8:
+      return static_cast<const arrow::Int8Array&>(a).Value(row);
+    case arrow::Type::UINT64:
+      return static_cast<int64_t>(static_cast<const arrow::UInt64Array&>(a).Value(row));
+    case arrow::Type::UINT32:
+      return static_cast<const arrow::UInt32Array&>(a).Value(row);
+    case arrow::Type::UINT16:
+      return static_cast<const arrow::UInt16Array&>(a).Value(row);
+    case arrow::Type::UINT8:
+      return static_cast<const arrow::UInt8Array&>(a).Value(row);
+    default:
+      throw Error(fmt::format("ParquetBatch::integer on a {} column", a.type()->ToString()));
+  }
+}
+
+double ParquetBatch::number(int c, int64_t row) const {
+  const arrow::Array& a = *columns_->columns[size_t(c)].array;
+  switch (a.type_id()) {
+    case arrow::Type::FLOAT:
+      return static_cast<const arrow::FloatArray&>(a).Value(row);
+    case arrow::Type::DOUBLE:
+      return static_cast<const arrow::DoubleArray&>(a).Value(row);
+    default:
+      return static_cast<double>(integer(c, row));
+  }
+}
+
+bool ParquetBatch::boolean(int c, int64_t row) const {
+  return static_cast<const arrow::BooleanArray&>(*columns_->columns[size_t(c)].array).Value(row);
+}
+
+namespace {
+std::string_view string_at(const arrow::Array& a, int64_t row) {
+  switch (a.type_id()) {
+    case arrow::Type::STRING:
+      return static_cast<const arrow::StringArray&>(a).GetView(row);
+    case arrow::Type::LARGE_STRING:
+      return static_cast<const arrow::LargeStringArray&>(a).GetView(row);
+    case arrow::Type::STRING_VIEW:
+      return static_cast<const arrow::StringViewArray&>(a).GetView(row);
+    default:
+      throw Error(fmt::format("ParquetBatch: {} is not a string column", a.type()->ToString()));
+  }
+}
+}  // namespace
+
+std::string_view ParquetBatch::text(int c, int64_t row) const {
+  const Columns::Column& column = columns_->columns[size_t(c)];
+  if (column.array->type_id() == arrow::Type::DICTIONARY) {
+    const auto& dictionary = static_cast<const arrow::DictionaryArray&>(*column.array);
+    return string_at(*column.values, dictionary.GetValueIndex(row));
+  }
+  return string_at(*column.array, row);
+}
+
+int64_t ParquetBatch::seconds(int c, int64_t row) const {
+  const Columns::Column& column = columns_->columns[size_t(c)];
+  return floor_div(static_cast<const arrow::TimestampArray&>(*column.array).Value(row), column.per_second);
+}
+
+std::vector<std::string> ParquetBatch::text_list(int c, int64_t row) const {
+  const Columns::Column& column = columns_->columns[size_t(c)];
+  int64_t begin = 0, end = 0;
+  if (column.array->type_id() == arrow::Type::LIST) {
+    const auto& list = static_cast<const arrow::ListArray&>(*column.array);
+    begin = list.value_offset(row);
+    end = begin + list.value_length(row);
+  } else {
+    const auto& list = static_cast<const arrow::LargeListArray&>(*column.array);
+    begin = list.value_offset(row);
+    end = begin + list.value_length(row);
+  }
+  std::vector<std::string> out;
+  for (int64_t i = begin; i < end; ++i) {
+    if (!column.values->IsNull(i)) out.emplace_back(string_at(*column.values, i));
+  }
+  return out;
+}
+
+struct ParquetFile::Reader {
+  std::unique_ptr<parquet::arrow::FileReader> file;
+  std::vector<std::vector<int>> leaves;  // per top-level column
+  std::vector<std::shared_ptr<arrow::DataType>> types;
+};
+
+ParquetFile::ParquetFile(const std::string& path) : path_(path), reader_(std::make_unique<Reader>()) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw InputError(fmt::format("{}: no such file", path), "check the path");
+  }
+  const char* hint =
+      "the file is not a complete Parquet file (cut short by a copy or a crashed writer?): write it again";
+  try {
+    auto opened = arrow::io::ReadableFile::Open(path);
+    if (!opened.ok())
+      throw InputError(fmt::format("{}: {}", path, opened.status().message()), "check the file");
+    auto made = parquet::arrow::FileReader::Make(arrow::default_memory_pool(),
+                                                 parquet::ParquetFileReader::Open(*opened));
+    if (!made.ok()) throw InputError(fmt::format("{}: {}", path, made.status().message()), hint);
+    reader_->file = std::move(*made);
+  } catch (const parquet::ParquetException& e) {
+    throw InputError(fmt::format("{}: not a readable Parquet file ({})", path, e.what()), hint);
+  }
+  std::shared_ptr<arrow::Schema> schema;
+  const arrow::Status status = reader_->file->GetSchema(&schema);
+  if (!status.ok()) throw InputError(fmt::format("{}: unreadable schema ({})", path, status.message()), hint);
+  const auto& fields = reader_->file->manifest().schema_fields;
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    const auto& field = *schema->field(i);
+    ParquetColumn column;
+    column.name = field.name();
+    column.type = type_of(*field.type());
+    column.type_text = field.type()->ToString();
+    if (field.type()->id() == arrow::Type::TIMESTAMP)
+      column.timezone = static_cast<const arrow::TimestampType&>(*field.type()).timezone();
+    columns_.push_back(std::move(column));
+    reader_->types.push_back(field.type());
+    std::vector<int> leaves;
+    collect_leaves(fields[size_t(i)], leaves);
+    reader_->leaves.push_back(std::move(leaves));
+  }
+  const auto metadata = reader_->file->parquet_reader()->metadata();
+  rows_ = metadata->num_rows();
+  row_groups_ = metadata->num_row_groups();
+}
+
+ParquetFile::~ParquetFile() = default;
+
+std::vector<std::string> ParquetFile::column_names() const {
+  std::vector<std::string> names;
+  for (const auto& column : columns_) names.push_back(column.name);
+  return names;
+}
+
+int ParquetFile::find_column(std::string_view name) const {
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (columns_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void ParquetFile::read(int group, const std::vector<int>& wanted, ParquetBatch& batch) {
+  std::vector<int> leaves;
+  for (int c : wanted) {
+    const auto& of = reader_->leaves.at(size_t(c));
+    leaves.insert(leaves.end(), of.begin(), of.end());
+  }
+  std::shared_ptr<arrow::Table> table;
+  arrow::Status status;
+  try {
+    auto result = reader_->file->ReadRowGroup(group, leaves);
+    status = result.status();
+    if (result.ok()) table = *result;
+  } catch (const parquet::ParquetException& e) {
+    status = arrow::Status::IOError(e.what());
+  }
+  if (!status.ok()) {
+    std::string message = status.message();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    while (!message.empty() && message.back() == ' ') message.pop_back();
+    throw InputError(
+        fmt::format("{}: row group {} of {} cannot be read ({})", path_, group + 1, row_groups_, message),
+        "the file is corrupt or cut short: write it again");
+  }
+  auto& columns = batch.columns_->columns;
+  columns.clear();
+  batch.rows_ = table->num_rows();
+  for (int c : wanted) {
+    const ParquetColumn& wanted_column = columns_[size_t(c)];
+    const auto chunked = table->GetColumnByName(wanted_column.name);
+    if (!chunked)
+      throw Error(fmt::format("{}: column {} missing from row group {}", path_, wanted_column.name, group));
+    ParquetBatch::Columns::Column column;
+    if (chunked->num_chunks() == 1) {
+      column.array = chunked->chunk(0);
+    } else {
+      auto joined = arrow::Concatenate(chunked->chunks());
+      if (!joined.ok()) throw Error(fmt::format("{}: {}", path_, joined.status().message()));
+      column.array = *joined;
+    }
+    const auto& type = *column.array->type();
+    if (type.id() == arrow::Type::DICTIONARY)
+      column.values = static_cast<const arrow::DictionaryArray&>(*column.array).dictionary();
+    if (type.id() == arrow::Type::LIST)
+      column.values = static_cast<const arrow::ListArray&>(*column.array).values();
+    if (type.id() == arrow::Type::LARGE_LIST)
+      column.values = static_cast<const arrow::LargeListArray&>(*column.array).values();
+    if (type.id() == arrow::Type::TIMESTAMP) column.per_second = units_per_second(type);
+    columns.push_back(std::move(column));
+  }
+}
+
+}  // namespace clinfm

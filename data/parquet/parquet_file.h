@@ -1,0 +1,85 @@
+// Reading Parquet files (MEDS data and metadata, MEDS label files) one row group at a time,
+// through Apache Arrow C++ (the library the MEDS tools rest on; clinfm uses the one inside the
+// project's pyarrow wheel). This header is plain C++17: Arrow's headers need C++20 and stay in
+// parquet_file.cpp, the only file of clinfm that includes them.
+//
+// Memory is one row group of the columns asked for: a MEDS writer's row groups are bounded
+// (pyarrow: 1M rows, polars: 512k), so a file of any size is read in bounded memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace clinfm {
+
+enum class ParquetType { kInt, kFloat, kBool, kString, kTimestamp, kStringList, kNull, kOther };
+
+struct ParquetColumn {
+  std::string name;
+  ParquetType type = ParquetType::kOther;
+  std::string type_text;  // Arrow's own name: "int64", "timestamp[us]", "large_string", ...
+  std::string timezone;   // timestamps only; empty: time-zone naive
+};
+
+// "int64", "timestamp[us]": how error messages name what a column must be.
+std::string describe(const ParquetColumn& column);
+
+// One row group of some columns; `c` indexes the columns as they were asked for.
+class ParquetBatch {
+ public:
+  ParquetBatch();
+  ~ParquetBatch();
+  ParquetBatch(const ParquetBatch&) = delete;
+  ParquetBatch& operator=(const ParquetBatch&) = delete;
+
+  int64_t rows() const { return rows_; }
+  bool is_null(int c, int64_t row) const;
+  int64_t integer(int c, int64_t row) const;        // kInt
+  double number(int c, int64_t row) const;          // kFloat or kInt
+  bool boolean(int c, int64_t row) const;           // kBool
+  std::string_view text(int c, int64_t row) const;  // kString (views valid until the next read)
+  // kTimestamp, in whole seconds since 1970 (floor: 12:00:00.5 is 12:00:00).
+  int64_t seconds(int c, int64_t row) const;
+  // kStringList: the list's strings (nulls inside the list skipped).
+  std::vector<std::string> text_list(int c, int64_t row) const;
+
+ private:
+  friend class ParquetFile;
+  struct Columns;
+  std::unique_ptr<Columns> columns_;
+  int64_t rows_ = 0;
+};
+
+class ParquetFile {
+ public:
+  // Opens `path` and reads its footer and schema. InputError naming the file when it does not
+  // exist, is not a Parquet file, or is cut short (a truncated file loses its footer).
+  explicit ParquetFile(const std::string& path);
+  ~ParquetFile();
+  ParquetFile(const ParquetFile&) = delete;
+  ParquetFile& operator=(const ParquetFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::vector<ParquetColumn>& columns() const { return columns_; }
+  std::vector<std::string> column_names() const;
+  int find_column(std::string_view name) const;  // -1 when absent
+  int64_t rows() const { return rows_; }
+  int row_groups() const { return row_groups_; }
+
+  // Reads row group `group` of the columns `wanted` (indices into columns()) into `batch`.
+  // InputError naming the file and row group when its pages cannot be read (corrupt data).
+  void read(int group, const std::vector<int>& wanted, ParquetBatch& batch);
+
+ private:
+  struct Reader;
+  std::string path_;
+  std::unique_ptr<Reader> reader_;
+  std::vector<ParquetColumn> columns_;
+  int64_t rows_ = 0;
+  int row_groups_ = 0;
+};
+
+}  // namespace clinfm
