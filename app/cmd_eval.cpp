@@ -107,12 +107,17 @@ void add_eval_command(CLI::App& app, CommandAction* action) {
                   "Weights file, checkpoint folder (checkpoints/step-N) or run folder")
       ->required();
   cmd->add_option("--dataset", options->dataset, "Prepared data set folder")->required();
-  cmd->add_option("--out", options->out, "Output folder for results.json, predictions.csv and reports")
+  cmd->add_option(
+         "--out", options->out,
+         "Output folder for results.json, predictions.csv, reports (and meds_dev/ for MEDS label-file tasks)")
       ->required();
   cmd->add_option("--truth", options->truth,
                   "Truth file of a `clinfm synth` cohort (compare zero-shot risks)");
-  cmd->add_option("--cohort", options->cohort, "The synth cohort of --truth (default: beside it)");
-  cmd->add_option("--salt", options->salt, "The salt file prep used (to join --truth to the data set)");
+  cmd->add_option("--cohort", options->cohort,
+                  "The MEDS data prep read (file or folder): birth times for --truth (default: the synth "
+                  "cohort beside it) and for MEDS label-file tasks");
+  cmd->add_option("--salt", options->salt,
+                  "The salt file prep used (to join --truth and MEDS label files to the data set)");
   cmd->add_option("--canaries", options->canaries,
                   "The data set's secret canary file (data.canary_file): adds canary exposure to the privacy "
                   "audit (docs/privacy.md)");

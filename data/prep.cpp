@@ -368,9 +368,10 @@ PrepSummary run_prep(const PrepOptions& o) {
           {"held_out", o.data.split_held_out}}},
         {"assignment", counts.patients_with_fixed_split == 0
                            ? std::string("uniform number drawn from the subject key")
-                           : fmt::format("the export's own split for {} patients (train, tuning or held_out; "
-                                         "its development set split into train and tuning by the key), the "
-                                         "others by a uniform number drawn from the subject key",
+                           : fmt::format("the export's own split for {} patients (MEDS subject_splits, "
+                                         "Delphi's train.bin/val.bin; a development split is divided into "
+                                         "train and tuning by the key), the others by a uniform number "
+                                         "drawn from the subject key",
                                          counts.patients_with_fixed_split)},
         {"patients", summary.patients},
         {"events", summary.events}}},

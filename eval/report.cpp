@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "data/deid.h"
+#include "data/parquet/parquet_file.h"
 #include "eval/report_format.h"
 #include "eval/results.h"
 
@@ -179,6 +180,37 @@ std::string report_markdown(const SuiteResult& result) {
   return md;
 }
 
+namespace {
+// MEDS-DEV's prediction schema (meds-evaluation's PredictionSchema: the MEDS label schema plus
+// predicted_boolean_value and predicted_boolean_probability), one file per label-file task and
+// method: meds_dev/<task>/<method>.parquet. predicted_boolean_value is probability >= 0.5.
+void write_meds_dev_predictions(const SuiteResult& result, const std::filesystem::path& dir) {
+  for (const TaskResult& task : result.tasks) {
+    if (task.meds_subject_ids.empty()) continue;
+    const std::filesystem::path task_dir = dir / "meds_dev" / task.name;
+    std::error_code ec;
+    std::filesystem::create_directories(task_dir, ec);
+    if (ec) throw Error(fmt::format("{}: cannot create the folder: {}", task_dir.string(), ec.message()));
+    std::vector<char> truth(task.y.begin(), task.y.end());
+    for (const MethodResult& method : task.methods) {
+      ParquetTableWriter writer;
+      writer.add_int64("subject_id", task.meds_subject_ids);
+      writer.add_timestamp_us("prediction_time", task.meds_prediction_times_us);
+      writer.add_bool("boolean_value", truth);
+      std::vector<char> predicted;
+      std::vector<float> probability;
+      for (double score : method.scores) {
+        predicted.push_back(score >= 0.5 ? 1 : 0);
+        probability.push_back(static_cast<float>(score));
+      }
+      writer.add_bool("predicted_boolean_value", std::move(predicted));
+      writer.add_float32("predicted_boolean_probability", std::move(probability));
+      writer.write((task_dir / (method.method + ".parquet")).string());
+    }
+  }
+}
+}  // namespace
+
 void write_outputs(const SuiteResult& result, const std::string& out_dir) {
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
@@ -188,6 +220,7 @@ void write_outputs(const SuiteResult& result, const std::string& out_dir) {
   write_file_atomic((dir / "predictions.csv").string(), predictions_csv(result));
   write_file_atomic((dir / "report.md").string(), report_markdown(result));
   write_file_atomic((dir / "report.html").string(), report_html(result));
+  write_meds_dev_predictions(result, dir);
 }
 
 }  // namespace clinfm

@@ -3,6 +3,7 @@
 //   predictions.csv  task, method, subject_key, prediction_time (age in days), y_true, y_score
 //   report.md        tables of methods with 95% intervals, subgroups, label counts
 //   report.html      the same, self-contained, with per-task ROC and calibration plots (inline SVG)
+//   meds_dev/TASK/METHOD.parquet   MEDS label-file tasks only: MEDS-DEV's prediction schema
 // Every file is written atomically. Plain C++: nothing here runs a model or fits anything.
 #pragma once
 
@@ -40,6 +41,9 @@ struct TaskResult {
   std::vector<uint64_t> keys;
   std::vector<double> prediction_age_days;
   std::vector<int> y;
+  // A MEDS label-file task's held-out rows as its file names them (raw ids: written only to the
+  // MEDS-DEV prediction files, whose schema needs them); empty for other tasks.
+  std::vector<int64_t> meds_subject_ids, meds_prediction_times_us;
   std::vector<MethodResult> methods;
   nlohmann::json truth;  // zero-shot vs the synth truth file, when joined
 };

@@ -22,6 +22,7 @@
 #include "data/timestamp.h"
 #include "eval/count_features.h"
 #include "eval/delphi_runner.h"
+#include "eval/meds_labels.h"
 #include "eval/methods.h"
 #include "eval/model_features.h"
 #include "eval/privacy_runner.h"
@@ -48,7 +49,9 @@ struct Splits {
 struct Example {
   const PatientTimeline* patient = nullptr;
   LabeledTime time;
-  int64_t window = -1;  // index into WindowTable::requests
+  int64_t window = -1;           // index into WindowTable::requests
+  bool from_label_file = false;  // a MEDS label-file task's row: `meds` is the file's row
+  MedsLabelRow meds;
 };
 
 struct TaskExamples {
@@ -119,6 +122,12 @@ std::vector<ResolvedTask> resolve_tasks(const SuiteSpec& suite, const Vocabulary
   for (const TaskSpec& spec : suite.tasks) {
     ResolvedTask task;
     task.spec = &spec;
+    if (!spec.labels.empty()) {  // a MEDS label file: no codes to resolve, no zero-shot token set
+      task.label_tokens.assign(size_t(vocab.size()), 0);
+      task.max_age_days = suite.max_age_years * kDaysPerYear;
+      tasks.push_back(std::move(task));
+      continue;
+    }
     task.anchor_tokens = resolve_codes(spec.predict_at, vocab, suite.file);
     task.label_tokens = resolve_codes(spec.label_codes, vocab, suite.file);
     task.death_tokens = death_tokens;
@@ -135,6 +144,39 @@ std::unique_ptr<TruthTable> load_truth(const EvalRequest& request) {
   auto truth = std::make_unique<TruthTable>(TruthTable::load(request.truth, cohort, request.salt));
   log_info("truth: {} rows from {}", truth->rows(), request.truth);
   return truth;
+}
+
+// The MEDS label files of the suite's label-file tasks (by task index) and the births they need,
+// read and checked before any patient: --salt and --cohort (the MEDS data prep read) are required.
+struct LabelFiles {
+  std::map<size_t, MedsLabels> by_task;
+  std::unordered_map<std::string, int64_t> births;
+};
+
+LabelFiles load_label_files(const SuiteSpec& suite, const EvalRequest& request) {
+  LabelFiles files;
+  for (size_t k = 0; k < suite.tasks.size(); ++k) {
+    const TaskSpec& spec = suite.tasks[k];
+    if (spec.labels.empty()) continue;
+    if (request.salt.empty() || request.cohort.empty()) {
+      throw InputError(
+          fmt::format("{}:{}: {} names a MEDS label file, which holds raw subject ids and times: "
+                      "--salt and --cohort are needed",
+                      suite.file, spec.labels_line, spec.labels_key),
+          "pass --salt (the data.salt_file prep used) and --cohort (the MEDS data prep read, "
+          "for the birth times)");
+    }
+    MedsLabels labels = read_meds_labels(
+        spec.labels, fmt::format("{}:{}: {}", suite.file, spec.labels_line, spec.labels_key));
+    log_info("task {}: {} label rows ({}) from {} file(s)", spec.name, labels.rows.size(),
+             labels.value_column, labels.files.size());
+    files.by_task.emplace(k, std::move(labels));
+  }
+  if (!files.by_task.empty()) {
+    files.births = read_meds_births(request.cohort);
+    log_info("MEDS label files: {} births from {}", files.births.size(), request.cohort);
+  }
+  return files;
 }
 
 ClinicalTransformer load_checked_model(const EvalRequest& request, int32_t vocab_size) {
@@ -193,6 +235,69 @@ std::vector<Example> label_split(const SplitData& split, const ResolvedTask& tas
     for (const LabeledTime& time : label_patient(patient, task, &counts))
       examples.push_back({&patient, time, windows.add(patient, time.history_events)});
   }
+  return examples;
+}
+
+// Every data set patient by key, for matching label files.
+std::unordered_map<uint64_t, PatientRef> patients_by_key(const Splits& splits) {
+  std::unordered_map<uint64_t, PatientRef> refs;
+  const SplitData* all[3] = {&splits.train, &splits.tuning, &splits.held_out};
+  for (int s = 0; s < 3; ++s) {
+    for (size_t i = 0; i < all[s]->patients.size(); ++i)
+      refs.emplace(all[s]->patients[i].key, PatientRef{s, static_cast<int64_t>(i), &all[s]->patients[i]});
+  }
+  return refs;
+}
+
+// A MEDS label-file task: its matched rows per split, in the order the example cap takes patients
+// (the split's seeded order), each patient's rows by prediction time.
+TaskExamples label_file_task(const ResolvedTask& task, const MedsLabels& labels, const LabelFiles& files,
+                             const std::string& salt, const Splits& splits,
+                             const std::unordered_map<uint64_t, PatientRef>& patients,
+                             TaskResult& task_result, WindowTable& windows) {
+  const LabelMatch match = match_meds_labels(labels, files.births, salt, patients, task.max_age_days);
+  task_result.kind = "meds_label_file";
+  task_result.definition = {{"labels", task.spec->labels},
+                            {"files", labels.files},
+                            {"value_column", labels.value_column},
+                            {"matching", match.counts.to_json()}};
+  const SplitData* all[3] = {&splits.train, &splits.tuning, &splits.held_out};
+  LabelCounts* counts[3] = {&task_result.train_counts, &task_result.tuning_counts,
+                            &task_result.held_out_counts};
+  std::vector<Example>* out[3];
+  TaskExamples examples;
+  out[0] = &examples.train;
+  out[1] = &examples.tuning;
+  out[2] = &examples.held_out;
+  for (int s = 0; s < 3; ++s) {
+    std::vector<int64_t> rank(all[s]->patients.size());
+    for (size_t r = 0; r < all[s]->order.size(); ++r)
+      rank[size_t(all[s]->order[r])] = static_cast<int64_t>(r);
+    std::vector<const MatchedLabel*> rows;
+    for (const MatchedLabel& row : match.rows)
+      if (row.where.split == s) rows.push_back(&row);
+    std::stable_sort(rows.begin(), rows.end(), [&](const MatchedLabel* a, const MatchedLabel* b) {
+      const int64_t ra = rank[size_t(a->where.index)], rb = rank[size_t(b->where.index)];
+      return ra != rb ? ra < rb : a->prediction_age_days < b->prediction_age_days;
+    });
+    counts[s]->candidates = static_cast<int64_t>(rows.size());
+    for (const MatchedLabel* row : rows) {
+      if (all[s]->max_examples > 0 && static_cast<int64_t>(out[s]->size()) >= all[s]->max_examples) break;
+      LabeledTime time;
+      time.prediction_age_days = row->prediction_age_days;
+      time.anchor_age_days = row->prediction_age_days;
+      time.history_events = row->history_events;
+      time.label = row->row.label;
+      out[s]->push_back(
+          {row->where.patient, time, windows.add(*row->where.patient, row->history_events), true, row->row});
+      counts[s]->kept += 1;
+      counts[s]->positives += time.label;
+    }
+  }
+  task_result.train_rows_used = static_cast<int64_t>(examples.train.size());
+  log_info("task {}: label file rows {}: {} matched ({} train, {} tuning, {} held out), {} unmatched",
+           task_result.name, match.counts.rows, match.counts.matched, examples.train.size(),
+           examples.tuning.size(), examples.held_out.size(), match.counts.rows - match.counts.matched);
   return examples;
 }
 
@@ -314,12 +419,14 @@ std::vector<MethodResult> fit_methods(const ScoringInputs& inputs, size_t task_i
   const FitRows counts = count_rows(examples, inputs.vocab_size);
   std::vector<MethodResult> methods;
   methods.push_back(fit_linear_method("probe", embedding));
-  methods.push_back(zero_shot_method(spec, task_index, examples.held_out, inputs.features));
+  // Zero-shot needs the outcome's codes and horizon; a label file states neither.
+  if (spec.labels.empty())
+    methods.push_back(zero_shot_method(spec, task_index, examples.held_out, inputs.features));
   methods.push_back(fit_linear_method("count_baseline", counts));
   if (inputs.suite.k_shot) {
     const uint64_t seed = mix64(uint64_t(inputs.suite.seed) ^ hash_name(spec.name));
-    methods[0].details["k_shot"] = k_shot_curve(embedding, held_out_y, seed);
-    methods[2].details["k_shot"] = k_shot_curve(counts, held_out_y, seed);
+    methods.front().details["k_shot"] = k_shot_curve(embedding, held_out_y, seed);
+    methods.back().details["k_shot"] = k_shot_curve(counts, held_out_y, seed);
   }
   return methods;
 }
@@ -328,6 +435,10 @@ std::vector<MethodResult> fit_methods(const ScoringInputs& inputs, size_t task_i
 std::vector<Sex> record_held_out_rows(const std::vector<Example>& held_out, TaskResult& task_result) {
   std::vector<Sex> sexes;
   for (const Example& example : held_out) {
+    if (example.from_label_file) {
+      task_result.meds_subject_ids.push_back(example.meds.subject_id);
+      task_result.meds_prediction_times_us.push_back(example.meds.prediction_time_us);
+    }
     task_result.keys.push_back(example.patient->key);
     task_result.prediction_age_days.push_back(example.time.prediction_age_days);
     task_result.y.push_back(example.time.label);
@@ -399,6 +510,7 @@ SuiteResult run_evaluation(const EvalRequest& request) {
   const int32_t vocab_size = dataset.vocab().size();
   const std::vector<ResolvedTask> tasks = resolve_tasks(suite, dataset.vocab());
   const std::unique_ptr<TruthTable> truth = load_truth(request);
+  const LabelFiles label_files = load_label_files(suite, request);
   const CanarySet canaries = load_checked_canaries(request.canaries, dataset);
   const bool privacy = suite.privacy.enabled || !request.canaries.empty();
   const int threads = apply_torch_threads(choose_torch_threads(
@@ -412,8 +524,19 @@ SuiteResult run_evaluation(const EvalRequest& request) {
   result.tasks.resize(tasks.size());
   WindowTable windows;
   std::vector<TaskExamples> examples;
-  for (size_t k = 0; k < tasks.size(); ++k)
-    examples.push_back(label_task(tasks[k], splits, result.tasks[k], windows));
+  const auto patients =
+      label_files.by_task.empty() ? std::unordered_map<uint64_t, PatientRef>() : patients_by_key(splits);
+  for (size_t k = 0; k < tasks.size(); ++k) {
+    const auto labels = label_files.by_task.find(k);
+    if (labels == label_files.by_task.end()) {
+      examples.push_back(label_task(tasks[k], splits, result.tasks[k], windows));
+      continue;
+    }
+    result.tasks[k].name = tasks[k].spec->name;
+    result.tasks[k].description = tasks[k].spec->description;
+    examples.push_back(label_file_task(tasks[k], labels->second, label_files, request.salt, splits, patients,
+                                       result.tasks[k], windows));
+  }
 
   const ModelFeatures features = run_model(model, windows.requests, tasks, suite, request.progress);
 

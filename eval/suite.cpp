@@ -179,11 +179,23 @@ class SuiteReader {
 TaskSpec read_task(SuiteReader& reader, const YAML::Node& node, const std::string& prefix) {
   TaskSpec task;
   if (!reader.check_keys(node, prefix,
-                         {"name", "description", "predict_at", "label", "per_patient", "truth"}))
+                         {"name", "description", "predict_at", "label", "per_patient", "truth", "labels"}))
     return task;
   reader.read_string(node, prefix, "name", &task.name, true);
   reader.read_string(node, prefix, "description", &task.description);
   reader.read_string(node, prefix, "truth", &task.truth);
+  if (node["labels"]) {  // a MEDS label file (or folder) defines the task: no rules of our own
+    reader.read_string(node, prefix, "labels", &task.labels, true);
+    task.labels_key = prefix + ".labels";
+    task.labels_line = node["labels"].Mark().line + 1;
+    for (const char* rule : {"predict_at", "label", "per_patient", "truth"}) {
+      if (node[rule])
+        reader.problem(node[rule], prefix + "." + rule, "not allowed beside labels",
+                       "a MEDS label file sets the prediction times and labels itself: drop this key, or "
+                       "drop labels: and define the task by its rules");
+    }
+    return task;
+  }
   if (reader.read_choice(node, prefix, "per_patient", {"all", "first"}) == 1)
     task.per_patient = PerPatient::kFirst;
 

@@ -37,6 +37,11 @@ struct TaskSpec {
   DeathHandling death = DeathHandling::kNegative;
   PerPatient per_patient = PerPatient::kAll;
   std::string truth;  // synth truth-file outcome joined for comparison (optional)
+  // A MEDS label file or folder (docs/eval.md "MEDS label files"): its rows are the prediction
+  // times and labels; the rule keys above are then unused.
+  std::string labels;
+  std::string labels_key;  // "tasks[2].labels", with its line, for errors found when it is read
+  int labels_line = 0;
 };
 
 // The privacy audit a suite asks for (docs/privacy.md): membership inference on up to

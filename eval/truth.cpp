@@ -13,27 +13,10 @@
 #include "data/csv_reader.h"
 #include "data/deid.h"
 #include "data/timestamp.h"
+#include "eval/meds_labels.h"
 
 namespace clinfm {
 namespace {
-
-// Raw subject id -> MEDS_BIRTH time in seconds, from the cohort file.
-std::unordered_map<std::string, int64_t> read_births(const std::string& cohort_path) {
-  std::unordered_map<std::string, int64_t> births;
-  CsvReader cohort(cohort_path);
-  const int subject = cohort.require_column("subject_id"), time = cohort.require_column("time"),
-            code = cohort.require_column("code");
-  std::vector<std::string_view> fields;
-  while (cohort.next(fields)) {
-    if (fields[size_t(code)] != "MEDS_BIRTH") continue;
-    int64_t seconds = 0;
-    if (!parse_timestamp(fields[size_t(time)], &seconds))
-      throw InputError(
-          fmt::format("{}: unparsable MEDS_BIRTH time '{}'", cohort.where(), fields[size_t(time)]));
-    births.emplace(std::string(fields[size_t(subject)]), seconds);
-  }
-  return births;
-}
 
 double pearson(const std::vector<double>& a, const std::vector<double>& b) {
   const double count = double(a.size());
@@ -78,7 +61,7 @@ TruthTable TruthTable::load(const std::string& truth_path, const std::string& co
                     cohort_path.empty() ? "(none)" : cohort_path, truth_path),
         "pass --cohort with the MEDS file that `clinfm synth` wrote beside the truth file");
   }
-  const std::unordered_map<std::string, int64_t> births = read_births(cohort_path);
+  const std::unordered_map<std::string, int64_t> births = read_meds_births(cohort_path);
   TruthTable table;
   CsvReader reader(truth_path);
   const int subject = reader.require_column("subject_id"), time = reader.require_column("prediction_time"),

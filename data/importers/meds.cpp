@@ -72,8 +72,8 @@ std::vector<std::string> meds_files(const std::string& input) {
       continue;
     }
     const std::string name = it->path().filename().string();
-    const bool metadata = name.rfind("codes", 0) == 0 || name.rfind("subject_splits", 0) == 0 ||
-                          name.find(".truth.csv") != std::string::npos;
+    const auto stem = name.substr(0, name.find('.'));
+    const bool metadata = stem == "codes" || stem == "subject_splits" || ends_with(name, ".truth.csv");
     if (it->is_regular_file() && (is_csv(name) || is_parquet(name)) && !metadata)
       files.push_back(it->path().string());
   }

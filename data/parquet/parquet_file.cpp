@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
+#include <parquet/arrow/writer.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 
@@ -170,6 +171,13 @@ int64_t ParquetBatch::seconds(int c, int64_t row) const {
   return floor_div(static_cast<const arrow::TimestampArray&>(*column.array).Value(row), column.per_second);
 }
 
+int64_t ParquetBatch::microseconds(int c, int64_t row) const {
+  const Columns::Column& column = columns_->columns[size_t(c)];
+  const int64_t value = static_cast<const arrow::TimestampArray&>(*column.array).Value(row);
+  return column.per_second >= 1000000 ? floor_div(value, column.per_second / 1000000)
+                                      : value * (1000000 / column.per_second);
+}
+
 std::vector<std::string> ParquetBatch::text_list(int c, int64_t row) const {
   const Columns::Column& column = columns_->columns[size_t(c)];
   int64_t begin = 0, end = 0;
@@ -299,6 +307,85 @@ void ParquetFile::read(int group, const std::vector<int>& wanted, ParquetBatch& 
       column.values = static_cast<const arrow::LargeListArray&>(*column.array).values();
     if (type.id() == arrow::Type::TIMESTAMP) column.per_second = units_per_second(type);
     columns.push_back(std::move(column));
+  }
+}
+
+size_t ParquetTableWriter::Column::size() const {
+  return kind == Kind::kBool ? flags.size() : kind == Kind::kFloat32 ? floats.size() : integers.size();
+}
+
+void ParquetTableWriter::add_int64(const std::string& name, std::vector<int64_t> values) {
+  columns_.push_back({name, Kind::kInt64, std::move(values), {}, {}});
+}
+void ParquetTableWriter::add_timestamp_us(const std::string& name, std::vector<int64_t> microseconds) {
+  columns_.push_back({name, Kind::kTimestamp, std::move(microseconds), {}, {}});
+}
+void ParquetTableWriter::add_bool(const std::string& name, std::vector<char> values) {
+  columns_.push_back({name, Kind::kBool, {}, std::move(values), {}});
+}
+void ParquetTableWriter::add_float32(const std::string& name, std::vector<float> values) {
+  columns_.push_back({name, Kind::kFloat32, {}, {}, std::move(values)});
+}
+
+namespace {
+template <typename Builder, typename Values>
+std::shared_ptr<arrow::Array> build(Builder builder, const Values& values, const std::string& path) {
+  arrow::Status status = builder.Reserve(static_cast<int64_t>(values.size()));
+  for (const auto& value : values) {
+    if (!status.ok()) break;
+    status = builder.Append(value);
+  }
+  std::shared_ptr<arrow::Array> array;
+  if (status.ok()) status = builder.Finish(&array);
+  if (!status.ok()) throw Error(fmt::format("{}: {}", path, status.message()));
+  return array;
+}
+}  // namespace
+
+void ParquetTableWriter::write(const std::string& path) const {
+  std::vector<std::shared_ptr<arrow::Field>> fields;
+  std::vector<std::shared_ptr<arrow::Array>> arrays;
+  for (const Column& column : columns_) {
+    if (column.size() != columns_.front().size())
+      throw InputError(fmt::format("{}: column {} has {} rows, {} has {}", path, column.name, column.size(),
+                                   columns_.front().name, columns_.front().size()));
+    switch (column.kind) {
+      case Kind::kInt64:
+        fields.push_back(arrow::field(column.name, arrow::int64()));
+        arrays.push_back(build(arrow::Int64Builder(), column.integers, path));
+        break;
+      case Kind::kTimestamp: {
+        const auto type = arrow::timestamp(arrow::TimeUnit::MICRO);
+        fields.push_back(arrow::field(column.name, type));
+        arrays.push_back(
+            build(arrow::TimestampBuilder(type, arrow::default_memory_pool()), column.integers, path));
+        break;
+      }
+      case Kind::kBool: {
+        std::vector<bool> flags(column.flags.begin(), column.flags.end());
+        fields.push_back(arrow::field(column.name, arrow::boolean()));
+        arrays.push_back(build(arrow::BooleanBuilder(), flags, path));
+        break;
+      }
+      case Kind::kFloat32:
+        fields.push_back(arrow::field(column.name, arrow::float32()));
+        arrays.push_back(build(arrow::FloatBuilder(), column.floats, path));
+        break;
+    }
+  }
+  const auto table = arrow::Table::Make(arrow::schema(fields), arrays);
+  const std::string temp = path + ".partial";
+  auto opened = arrow::io::FileOutputStream::Open(temp);
+  if (!opened.ok())
+    throw Error(fmt::format("{}: cannot write ({})", temp, opened.status().message()), "check the folder");
+  arrow::Status status = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *opened);
+  if (status.ok()) status = (*opened)->Close();
+  std::error_code ec;
+  if (status.ok()) std::filesystem::rename(temp, path, ec);
+  if (!status.ok() || ec) {
+    std::filesystem::remove(temp, ec);
+    throw Error(fmt::format("{}: cannot write ({})", path, status.ok() ? ec.message() : status.message()),
+                "check the folder's space and permissions");
   }
 }
 

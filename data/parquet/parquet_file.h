@@ -43,6 +43,8 @@ class ParquetBatch {
   std::string_view text(int c, int64_t row) const;  // kString (views valid until the next read)
   // kTimestamp, in whole seconds since 1970 (floor: 12:00:00.5 is 12:00:00).
   int64_t seconds(int c, int64_t row) const;
+  // kTimestamp, in microseconds since 1970 (nanoseconds floored).
+  int64_t microseconds(int c, int64_t row) const;
   // kStringList: the list's strings (nulls inside the list skipped).
   std::vector<std::string> text_list(int c, int64_t row) const;
 
@@ -80,6 +82,30 @@ class ParquetFile {
   std::vector<ParquetColumn> columns_;
   int64_t rows_ = 0;
   int row_groups_ = 0;
+};
+
+// One Parquet file of equal-length columns, written whole (MEDS-DEV prediction files: small).
+// write() goes through a temporary file renamed into place, so a reader never sees half a file.
+class ParquetTableWriter {
+ public:
+  void add_int64(const std::string& name, std::vector<int64_t> values);
+  void add_timestamp_us(const std::string& name, std::vector<int64_t> microseconds);
+  void add_bool(const std::string& name, std::vector<char> values);
+  void add_float32(const std::string& name, std::vector<float> values);
+  // Error naming the file when it cannot be written; InputError when columns differ in length.
+  void write(const std::string& path) const;
+
+ private:
+  enum class Kind { kInt64, kTimestamp, kBool, kFloat32 };
+  struct Column {
+    std::string name;
+    Kind kind;
+    std::vector<int64_t> integers;
+    std::vector<char> flags;
+    std::vector<float> floats;
+    size_t size() const;
+  };
+  std::vector<Column> columns_;
 };
 
 }  // namespace clinfm

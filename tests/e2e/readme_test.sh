@@ -19,6 +19,8 @@
 #     runs/mimic is skipped. The demo is prepped with data.min_patients_per_code=3.
 #   - `../shared/data/delphi-sim` becomes the source tree's ../shared/data/delphi-sim when it
 #     exists; otherwise every line naming delphi-sim, runs/delphi or configs/delphi-2m is skipped.
+#   - `/path/to/meds_dataset` becomes the hand-made MEDS Parquet data set folder that
+#     tests/data/meds_parquet.py writes (40 patients, data/ and metadata/).
 #   - `--patients N` becomes `--patients 400`.
 #   - in a line that trains (`clinfm train` or `scripts/launch.sh`), `configs/quickstart.yaml` is
 #     followed by the tiny-run overrides $tiny below (the README's own overrides come after, so
@@ -108,6 +110,11 @@ while IFS=$'\t' read -r number section line; do
   cmd=$(sed -E 's/[[:space:]]+#.*$//' <<<"$cmd")
   cmd=${cmd//..\/shared\/data\/delphi-sim/$delphi}
   [[ $cmd == *"/path/to/mimic-iv-2.2"* ]] && cmd="${cmd//\/path\/to\/mimic-iv-2.2/$demo} data.min_patients_per_code=3"
+  if [[ $cmd == *"/path/to/meds_dataset"* ]]; then
+    [ -d "$work/meds/hand" ] || $CLINFM_PYTHON "$src/tests/data/meds_parquet.py" fixtures "$work/meds" >/dev/null ||
+      { echo "FAIL README.md:$number: tests/data/meds_parquet.py could not write the MEDS fixture"; exit 1; }
+    cmd=${cmd//\/path\/to\/meds_dataset/$work/meds/hand}
+  fi
   cmd=$(sed -E 's/--patients [0-9]+/--patients 400/' <<<"$cmd")
   if [[ $cmd =~ clinfm\ train|scripts/launch\.sh ]]; then
     if [[ $cmd =~ configs/delphi-2m[a-z-]*\.yaml ]]; then

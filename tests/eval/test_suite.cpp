@@ -84,6 +84,20 @@ TEST(Suite, MissingPiecesAreErrors) {
   EXPECT_NE(error_of(twice).find("used twice"), std::string::npos);
 }
 
+TEST(Suite, MedsLabelFileTaskNeedsNoRulesAndRefusesThem) {
+  const SuiteSpec s =
+      parse_suite("name: m\ntasks:\n  - name: mortality\n    labels: labels/mortality\n", "suite.yaml");
+  ASSERT_EQ(s.tasks.size(), 1u);
+  EXPECT_EQ(s.tasks[0].labels, "labels/mortality");
+  EXPECT_EQ(s.tasks[0].labels_key, "tasks[0].labels");
+  EXPECT_EQ(s.tasks[0].labels_line, 4);
+  const std::string both = error_of(
+      "name: m\ntasks:\n  - name: mortality\n    labels: x.parquet\n    label: {kind: event_within, codes: "
+      "MEDS_DEATH, horizon_days: 30}\n");
+  EXPECT_NE(both.find("suite.yaml:5"), std::string::npos) << both;
+  EXPECT_NE(both.find("tasks[0].label: not allowed beside labels"), std::string::npos) << both;
+}
+
 TEST(Suite, MissingFileIsAnInputError) {
   try {
     load_suite("/nonexistent/suite.yaml");
