@@ -70,11 +70,16 @@ Salt load_or_create_salt(const std::string& given_path, const std::string& forbi
   return salt;
 }
 
-uint64_t subject_key(const Salt& salt, std::string_view raw_subject_id) {
+SubjectHash subject_hash(const Salt& salt, std::string_view raw_subject_id) {
   const auto digest = hmac_sha256(salt.bytes, raw_subject_id);
-  uint64_t key = 0;
-  for (int i = 0; i < 8; ++i) key = (key << 8) | digest[i];
-  return key;
+  SubjectHash hash;
+  for (int i = 0; i < 8; ++i) hash.key = (hash.key << 8) | digest[i];
+  for (int i = 8; i < 12; ++i) hash.check = (hash.check << 8) | digest[i];
+  return hash;
+}
+
+uint64_t subject_key(const Salt& salt, std::string_view raw_subject_id) {
+  return subject_hash(salt, raw_subject_id).key;
 }
 
 std::string subject_key_hex(uint64_t key) { return fmt::format("{:016x}", key); }

@@ -24,6 +24,13 @@ std::string expand_home(const std::string& path);
 
 // HMAC-SHA256(salt, raw id), first 8 bytes big-endian. Same salt and id, same key.
 uint64_t subject_key(const Salt& salt, std::string_view raw_subject_id);
+// The key and the next 4 bytes of the same keyed hash: prep keeps the check beside every record,
+// so two ids that share a key (a 64-bit collision) are told apart later without keeping raw ids.
+struct SubjectHash {
+  uint64_t key = 0;
+  uint32_t check = 0;
+};
+SubjectHash subject_hash(const Salt& salt, std::string_view raw_subject_id);
 // 16 lower-case hex digits: the pseudonymous key shown to users and stored in shards.
 std::string subject_key_hex(uint64_t key);
 bool parse_subject_key_hex(std::string_view text, uint64_t* key);

@@ -13,9 +13,11 @@ std::atomic<bool> g_prep_interrupted{false};
 
 namespace {
 constexpr size_t kBufferRecords = 4096;
-}
+constexpr size_t kHashCacheSlots = size_t(1) << 16;  // a power of two
+}  // namespace
 
-PartitionWriter::PartitionWriter(const std::string& dir, int partitions, Salt salt) : salt_(std::move(salt)) {
+PartitionWriter::PartitionWriter(const std::string& dir, int partitions, Salt salt)
+    : salt_(std::move(salt)), hash_cache_(kHashCacheSlots) {
   CLINFM_CHECK(partitions >= 1, "need at least one partition");
   for (int i = 0; i < partitions; ++i) {
     paths_.push_back(fmt::format("{}/part-{:04d}.bin", dir, i));
@@ -32,23 +34,14 @@ PartitionWriter::~PartitionWriter() {
     if (f) std::fclose(f);
 }
 
-uint64_t PartitionWriter::key_of(std::string_view subject_id) {
-  if (subject_id == last_subject_ && !last_subject_.empty()) return last_key_;
-  last_subject_.assign(subject_id);
-  const auto it = keys_.find(last_subject_);
-  if (it != keys_.end()) return last_key_ = it->second;
-  last_key_ = test_key_ ? test_key_(subject_id) : subject_key(salt_, subject_id);
-  if (!used_keys_.insert(last_key_).second) {
-    // Raw ids never reach a message or a file: the key and the count say what happened.
-    throw Error(
-        fmt::format("two different subject ids have the same pseudonymous key {:016x} (a 64-bit keyed-hash "
-                    "collision, after {} distinct subjects): prep stops rather than merge their timelines",
-                    last_key_, keys_.size()),
-        "run prep again with another salt (data.salt_file: a new file makes new keys for every patient); "
-        "nothing was written to the output folder");
+const SubjectHash& PartitionWriter::hash_of(std::string_view subject_id) {
+  HashSlot& slot = hash_cache_[std::hash<std::string_view>{}(subject_id) & (kHashCacheSlots - 1)];
+  if (slot.id != subject_id || slot.id.empty()) {
+    slot.id.assign(subject_id);
+    slot.hash = subject_hash(salt_, subject_id);
+    if (test_key_) slot.hash.key = test_key_(subject_id);
   }
-  keys_.emplace(last_subject_, last_key_);
-  return last_key_;
+  return slot.hash;
 }
 
 uint32_t PartitionWriter::intern(std::string_view code) {
@@ -60,7 +53,9 @@ uint32_t PartitionWriter::intern(std::string_view code) {
   return id;
 }
 
-void PartitionWriter::put(uint64_t key, int64_t time_s, uint32_t code, float value, RecordKind kind) {
+void PartitionWriter::put(const SubjectHash& subject, int64_t time_s, uint32_t code, float value,
+                          RecordKind kind) {
+  const uint64_t key = subject.key;
   if ((++records_ & 0xFFFF) == 0) {
     if (g_prep_interrupted.load(std::memory_order_relaxed)) {
       throw Error("prep was interrupted", "nothing was written to the output folder; run the command again");
@@ -74,6 +69,7 @@ void PartitionWriter::put(uint64_t key, int64_t time_s, uint32_t code, float val
   record.code = code;
   record.value = value;
   record.kind = kind;
+  record.check = subject.check;
   buffers_[partition].push_back(record);
   if (buffers_[partition].size() == kBufferRecords) flush(partition);
 }
@@ -88,20 +84,20 @@ void PartitionWriter::flush(size_t partition) {
 }
 
 void PartitionWriter::add_birth(std::string_view subject_id, int64_t time_s) {
-  put(key_of(subject_id), time_s, intern(kBirthCode), std::nanf(""), RecordKind::kBirth);
+  put(hash_of(subject_id), time_s, intern(kBirthCode), std::nanf(""), RecordKind::kBirth);
 }
 
 void PartitionWriter::add_event(std::string_view subject_id, int64_t time_s, std::string_view code,
                                 double value) {
-  put(key_of(subject_id), time_s, intern(code), static_cast<float>(value), RecordKind::kEvent);
+  put(hash_of(subject_id), time_s, intern(code), static_cast<float>(value), RecordKind::kEvent);
 }
 
 void PartitionWriter::add_static(std::string_view subject_id, std::string_view code) {
-  put(key_of(subject_id), 0, intern(code), std::nanf(""), RecordKind::kStatic);
+  put(hash_of(subject_id), 0, intern(code), std::nanf(""), RecordKind::kStatic);
 }
 
 void PartitionWriter::set_split(std::string_view subject_id, FixedSplit split) {
-  put(key_of(subject_id), 0, static_cast<uint32_t>(split), std::nanf(""), RecordKind::kSplit);
+  put(hash_of(subject_id), 0, static_cast<uint32_t>(split), std::nanf(""), RecordKind::kSplit);
 }
 
 void PartitionWriter::finish() {

@@ -29,7 +29,8 @@ struct PartitionRecord {
   uint32_t code;   // interned code id (PartitionWriter::codes())
   float value;     // NaN when none
   RecordKind kind;
-  uint8_t padding[7];
+  uint8_t padding[3];
+  uint32_t check;  // bytes 8-11 of the subject's keyed hash (SubjectHash): collisions show in pass 2
 };
 static_assert(sizeof(PartitionRecord) == 32, "partition records are written as raw 32-byte structs");
 
@@ -57,29 +58,32 @@ class PartitionWriter : public EventSink {
   const std::string& partition_path(int i) const { return paths_.at(static_cast<size_t>(i)); }
   const std::vector<std::string>& codes() const { return codes_; }
   int64_t records() const { return records_; }
-  int64_t subjects() const { return static_cast<int64_t>(keys_.size()); }
   // Tests only: keys from `key` instead of the keyed hash, to force a collision of two ids.
   void set_key_function_for_tests(std::function<uint64_t(std::string_view)> key) {
     test_key_ = std::move(key);
   }
 
  private:
-  uint64_t key_of(std::string_view subject_id);
+  const SubjectHash& hash_of(std::string_view subject_id);
   uint32_t intern(std::string_view code);
-  void put(uint64_t key, int64_t time_s, uint32_t code, float value, RecordKind kind);
+  void put(const SubjectHash& subject, int64_t time_s, uint32_t code, float value, RecordKind kind);
   void flush(size_t partition);
 
   Salt salt_;
   std::vector<std::string> paths_;
   std::vector<FILE*> files_;
   std::vector<std::vector<PartitionRecord>> buffers_;
-  std::unordered_map<std::string, uint64_t> keys_;  // raw id -> key; memory only, never written
-  // Every key handed out: a 64-bit keyed hash collides with probability ~n^2/2^65, and a
-  // collision would merge two patients' timelines, so a second id with a used key stops prep.
-  std::unordered_set<uint64_t> used_keys_;
+  // The keyed hashes of recently seen ids (memory only, never written), so that an export that
+  // is not grouped by subject (MIMIC-IV's tables) does not pay an HMAC per row. Bounded: a
+  // direct-mapped table of kHashCacheSlots ids, whatever the number of patients. A 64-bit key
+  // collision (probability ~n^2/2^65) is found in pass 2 from the records' check bytes
+  // (group_timelines), so no set of all keys or ids is kept either.
+  struct HashSlot {
+    std::string id;
+    SubjectHash hash;
+  };
+  std::vector<HashSlot> hash_cache_;
   std::function<uint64_t(std::string_view)> test_key_;
-  std::string last_subject_;
-  uint64_t last_key_ = 0;
   std::deque<std::string> code_storage_;                     // stable addresses for the views below
   std::unordered_map<std::string_view, uint32_t> code_ids_;  // lookups without allocating
   std::vector<std::string> codes_;

@@ -1,7 +1,10 @@
 #include "data/timeline_builder.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
+#include "common/error.h"
 #include "data/timestamp.h"
 
 namespace clinfm {
@@ -88,6 +91,16 @@ std::vector<GroupedPatient> group_timelines(std::vector<PartitionRecord>& record
   while (begin < records.size()) {
     size_t end = begin;
     while (end < records.size() && records[end].key == records[begin].key) ++end;
+    for (size_t i = begin + 1; i < end; ++i) {
+      if (records[i].check != records[begin].check) {
+        // Raw ids never reach a message or a file: the key says what happened.
+        throw Error(fmt::format("two different subject ids have the same pseudonymous key {:016x} (a 64-bit "
+                                "keyed-hash collision): prep stops rather than merge their timelines",
+                                records[begin].key),
+                    "run prep again with another salt (data.salt_file: a new file makes new keys for every "
+                    "patient); nothing was written to the output folder");
+      }
+    }
     if (records[begin].kind != RecordKind::kBirth) {
       const auto split_records =
           std::count_if(records.begin() + begin, records.begin() + end,

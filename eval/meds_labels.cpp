@@ -40,19 +40,10 @@ std::vector<std::string> label_files(const std::string& path, const std::string&
 
 int require(const ParquetFile& file, const std::string& key, const char* name, ParquetType type,
             const char* expected) {
-  const int c = file.find_column(name);
-  if (c < 0) {
-    throw InputError(fmt::format("{}: {} has no column '{}' (columns: {})", key, file.path(), name,
-                                 fmt::join(file.column_names(), ", ")),
-                     "a MEDS label file has subject_id (int64), prediction_time (timestamp[us]) and "
-                     "boolean_value (bool)");
-  }
-  if (file.columns()[size_t(c)].type != type) {
-    throw InputError(fmt::format("{}: {}: column '{}' is {}; MEDS needs {}", key, file.path(), name,
-                                 describe(file.columns()[size_t(c)]), expected),
-                     fmt::format("write the column as {}", expected));
-  }
-  return c;
+  return file.require_column(name, {type}, expected,
+                             "a MEDS label file has subject_id (int64), prediction_time (timestamp[us]) and "
+                             "boolean_value (bool)",
+                             key);
 }
 
 // The label column: boolean_value, else integer_value (0/1 only). float_value and
@@ -114,6 +105,7 @@ MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
         require(file, key, "subject_id", ParquetType::kInt, "int64"),
         require(file, key, "prediction_time", ParquetType::kTimestamp, "timestamp[us]"),
         label_column(file, key, &value_column)};
+    check_time_zone(name, file.columns()[size_t(wanted[1])]);
     if (!labels.value_column.empty() && labels.value_column != value_column)
       throw InputError(fmt::format("{}: {} labels with {}, the files before it with {}", key, name,
                                    value_column, labels.value_column),
@@ -159,6 +151,7 @@ std::unordered_map<std::string, int64_t> read_meds_births(const std::string& med
   ImportOptions options;
   options.input = meds_input;
   options.export_splits = false;
+  options.skip_bad_rows = true;  // a bad row adds no birth: the births prep saw, with or without --on-bad-row
   import_meds(options, sink, audit);
   return births;
 }

@@ -189,6 +189,8 @@ void write_meds_dev_predictions(const SuiteResult& result, const std::filesystem
     if (task.meds_subject_ids.empty()) continue;
     const std::filesystem::path task_dir = dir / "meds_dev" / task.name;
     std::error_code ec;
+    std::filesystem::remove_all(task_dir, ec);  // no file of an earlier run into the same --out stays
+    if (task.methods.empty()) continue;
     std::filesystem::create_directories(task_dir, ec);
     if (ec) throw Error(fmt::format("{}: cannot create the folder: {}", task_dir.string(), ec.message()));
     std::vector<char> truth(task.y.begin(), task.y.end());
@@ -198,13 +200,13 @@ void write_meds_dev_predictions(const SuiteResult& result, const std::filesystem
       writer.add_timestamp_us("prediction_time", task.meds_prediction_times_us);
       writer.add_bool("boolean_value", truth);
       std::vector<char> predicted;
-      std::vector<float> probability;
+      std::vector<double> probability;
       for (double score : method.scores) {
         predicted.push_back(score >= 0.5 ? 1 : 0);
-        probability.push_back(static_cast<float>(score));
+        probability.push_back(score);
       }
       writer.add_bool("predicted_boolean_value", std::move(predicted));
-      writer.add_float32("predicted_boolean_probability", std::move(probability));
+      writer.add_float64("predicted_boolean_probability", std::move(probability));
       writer.write((task_dir / (method.method + ".parquet")).string());
     }
   }

@@ -233,7 +233,7 @@ std::vector<Example> label_split(const SplitData& split, const ResolvedTask& tas
     if (split.max_examples > 0 && static_cast<int64_t>(examples.size()) >= split.max_examples) break;
     const PatientTimeline& patient = split.patients[size_t(patient_index)];
     for (const LabeledTime& time : label_patient(patient, task, &counts))
-      examples.push_back({&patient, time, windows.add(patient, time.history_events)});
+      examples.push_back({&patient, time, windows.add(patient, time.history_events), false, {}});
   }
   return examples;
 }

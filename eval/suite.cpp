@@ -188,6 +188,15 @@ TaskSpec read_task(SuiteReader& reader, const YAML::Node& node, const std::strin
     reader.read_string(node, prefix, "labels", &task.labels, true);
     task.labels_key = prefix + ".labels";
     task.labels_line = node["labels"].Mark().line + 1;
+    // The name becomes a folder of MEDS-DEV prediction files (meds_dev/NAME/): no path in it.
+    const bool safe_name = !task.name.empty() && task.name != "." && task.name != ".." &&
+                           task.name.find_first_not_of(
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789_.-") == std::string::npos;
+    if (!safe_name && node["name"])
+      reader.problem(node["name"], prefix + ".name",
+                     "a label-file task's name names a folder of its predictions",
+                     "use letters, digits, '_', '.' and '-' only");
     for (const char* rule : {"predict_at", "label", "per_patient", "truth"}) {
       if (node[rule])
         reader.problem(node[rule], prefix + "." + rule, "not allowed beside labels",

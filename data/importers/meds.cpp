@@ -104,6 +104,27 @@ class RowReport {
   PrepAudit& audit_;
 };
 
+// The end of every MEDS row, CSV or Parquet: a static attribute (no time), the birth, or an
+// event. Returns 1 for an event, 0 for a row dropped (MEDS_BIRTH without a time).
+template <typename Where>
+int emit_row(EventSink& sink, RowReport& report, const Where& where, std::string_view subject,
+             std::string_view code, bool has_time, int64_t seconds, double value) {
+  if (!has_time) {
+    if (code == kBirthCode) {
+      report.bad(where(), "MEDS_BIRTH without time", "MEDS_BIRTH row without a time");
+      return 0;
+    }
+    sink.add_static(subject, code);
+    return 1;
+  }
+  if (code == kBirthCode) {
+    sink.add_birth(subject, seconds);
+  } else {
+    sink.add_event(subject, seconds, code, value);
+  }
+  return 1;
+}
+
 void read_csv(const std::string& path, const ImportOptions& options, EventSink& sink, PrepAudit& audit) {
   CsvReader reader(path);
   reader.set_skip_bad_rows(options.skip_bad_rows);
@@ -127,12 +148,8 @@ void read_csv(const std::string& path, const ImportOptions& options, EventSink& 
       continue;
     }
     if (time.empty()) {
-      if (code == kBirthCode) {
-        report.bad(reader.where(), "MEDS_BIRTH without time", "MEDS_BIRTH row without a time");
-        continue;
-      }
-      sink.add_static(subject, code);
-      ++events;
+      events += emit_row(
+          sink, report, [&] { return reader.where(); }, subject, code, false, 0, std::nan(""));
       continue;
     }
     int64_t seconds = 0;
@@ -147,47 +164,21 @@ void read_csv(const std::string& path, const ImportOptions& options, EventSink& 
                  fmt::format("numeric_value '{}' is not a number", f[value_col]));
       continue;
     }
-    if (code == kBirthCode) {
-      sink.add_birth(subject, seconds);
-    } else {
-      sink.add_event(subject, seconds, code, value);
-    }
-    ++events;
+    events += emit_row(
+        sink, report, [&] { return reader.where(); }, subject, code, true, seconds, value);
   }
   audit.count_rows("events", rows);
   audit.count_events("events", events);
   audit.count_bad_rows("events", reader.bad_rows());
 }
 
-// A column a Parquet file must have, of one of the given types; InputError naming file and column.
+// A column a MEDS data (or metadata) file must have.
 int require(const ParquetFile& file, std::string_view name, std::initializer_list<ParquetType> types,
             std::string_view expected) {
-  const int c = file.find_column(name);
-  if (c < 0) {
-    throw InputError(fmt::format("{}: no column '{}' (columns: {})", file.path(), name,
-                                 fmt::join(file.column_names(), ", ")),
-                     "a MEDS data file has subject_id (int64), time (timestamp[us]), code (string) and "
-                     "optionally numeric_value (float32) and text_value (string)");
-  }
-  const ParquetColumn& column = file.columns()[size_t(c)];
-  if (std::find(types.begin(), types.end(), column.type) == types.end()) {
-    throw InputError(
-        fmt::format("{}: column '{}' is {}; MEDS needs {}", file.path(), name, describe(column), expected),
-        fmt::format("write the column as {} (for example with pyarrow: table.cast(schema))", expected));
-  }
-  return c;
-}
-
-// MEDS times carry no time zone (they are the export's local clock). A timestamp with a time zone
-// is accepted only for UTC, whose stored values are the same clock; any other zone is refused
-// rather than silently shifted.
-void check_time_zone(const ParquetFile& file, int c) {
-  const std::string& zone = file.columns()[size_t(c)].timezone;
-  if (zone.empty() || zone == "UTC" || zone == "Etc/UTC" || zone == "+00:00" || zone == "Z") return;
-  throw InputError(
-      fmt::format("{}: column 'time' has time zone '{}'; MEDS times are time-zone naive", file.path(), zone),
-      "convert to the local clock and drop the zone (pyarrow: pc.local_timestamp(col), then cast to "
-      "timestamp[us]), or to UTC");
+  return file.require_column(
+      name, types, expected,
+      "a MEDS data file has subject_id (int64), time (timestamp[us]), code (string) and "
+      "optionally numeric_value (float32) and text_value (string)");
 }
 
 std::string subject_text(int64_t id) {
@@ -242,7 +233,7 @@ void read_parquet(const std::string& path, const ImportOptions& options, EventSi
       require(file, "subject_id", {ParquetType::kInt}, "int64"),
       require(file, "time", {ParquetType::kTimestamp, ParquetType::kNull}, "timestamp[us]"),
       require(file, "code", {ParquetType::kString}, "string")};
-  check_time_zone(file, wanted[1]);
+  check_time_zone(path, file.columns()[size_t(wanted[1])]);
   const bool has_value = file.find_column("numeric_value") >= 0;
   if (has_value)
     wanted.push_back(require(file, "numeric_value", {ParquetType::kFloat, ParquetType::kNull}, "float32"));
@@ -273,22 +264,8 @@ void read_parquet(const std::string& path, const ImportOptions& options, EventSi
         subject_id = id;
         subject = subject_text(id);
       }
-      if (!has_time) {
-        if (code == kBirthCode) {
-          report.bad(where(), "MEDS_BIRTH without time", "MEDS_BIRTH row without a time");
-          continue;
-        }
-        sink.add_static(subject, code);
-        ++events;
-        continue;
-      }
-      const double value = has_value && !batch.is_null(3, r) ? batch.number(3, r) : std::nan("");
-      if (code == kBirthCode) {
-        sink.add_birth(subject, seconds);
-      } else {
-        sink.add_event(subject, seconds, code, value);
-      }
-      ++events;
+      const double value = has_time && has_value && !batch.is_null(3, r) ? batch.number(3, r) : std::nan("");
+      events += emit_row(sink, report, where, subject, code, has_time, seconds, value);
     }
   }
   audit.count_rows("events", row);

@@ -48,7 +48,9 @@ ParquetType type_of(const arrow::DataType& type) {
     case arrow::Type::LIST:
     case arrow::Type::LARGE_LIST: {
       const auto& value_type = *static_cast<const arrow::BaseListType&>(type).value_type();
-      return type_of(value_type) == ParquetType::kString ? ParquetType::kStringList : ParquetType::kOther;
+      const bool plain = value_type.id() != arrow::Type::DICTIONARY;  // text_list reads plain strings
+      return plain && type_of(value_type) == ParquetType::kString ? ParquetType::kStringList
+                                                                  : ParquetType::kOther;
     }
     case arrow::Type::NA:
       return ParquetType::kNull;
@@ -80,6 +82,16 @@ void collect_leaves(const parquet::arrow::SchemaField& field, std::vector<int>& 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 }  // namespace
+
+void check_time_zone(const std::string& path, const ParquetColumn& column) {
+  const std::string& zone = column.timezone;
+  if (zone.empty() || zone == "UTC" || zone == "Etc/UTC" || zone == "+00:00" || zone == "Z") return;
+  throw InputError(
+      fmt::format("{}: column '{}' has time zone '{}'; MEDS times are time-zone naive", path, column.name,
+                  zone),
+      "convert to the local clock and drop the zone (pyarrow: pc.local_timestamp(col), then cast to "
+      "timestamp[us]), or to UTC");
+}
 
 std::string describe(const ParquetColumn& column) {
   return column.timezone.empty() ? column.type_text
@@ -259,6 +271,25 @@ int ParquetFile::find_column(std::string_view name) const {
   return -1;
 }
 
+int ParquetFile::require_column(std::string_view name, std::initializer_list<ParquetType> types,
+                                std::string_view expected, std::string_view missing_hint,
+                                std::string_view prefix) const {
+  const std::string where = prefix.empty() ? path_ : fmt::format("{}: {}", prefix, path_);
+  const int c = find_column(name);
+  if (c < 0) {
+    throw InputError(
+        fmt::format("{}: no column '{}' (columns: {})", where, name, fmt::join(column_names(), ", ")),
+        std::string(missing_hint));
+  }
+  const ParquetColumn& column = columns_[size_t(c)];
+  if (std::find(types.begin(), types.end(), column.type) == types.end()) {
+    throw InputError(
+        fmt::format("{}: column '{}' is {}; MEDS needs {}", where, name, describe(column), expected),
+        fmt::format("write the column as {} (for example with pyarrow: table.cast(schema))", expected));
+  }
+  return c;
+}
+
 void ParquetFile::read(int group, const std::vector<int>& wanted, ParquetBatch& batch) {
   std::vector<int> leaves;
   for (int c : wanted) {
@@ -311,7 +342,7 @@ void ParquetFile::read(int group, const std::vector<int>& wanted, ParquetBatch& 
 }
 
 size_t ParquetTableWriter::Column::size() const {
-  return kind == Kind::kBool ? flags.size() : kind == Kind::kFloat32 ? floats.size() : integers.size();
+  return kind == Kind::kBool ? flags.size() : kind == Kind::kFloat64 ? floats.size() : integers.size();
 }
 
 void ParquetTableWriter::add_int64(const std::string& name, std::vector<int64_t> values) {
@@ -323,8 +354,8 @@ void ParquetTableWriter::add_timestamp_us(const std::string& name, std::vector<i
 void ParquetTableWriter::add_bool(const std::string& name, std::vector<char> values) {
   columns_.push_back({name, Kind::kBool, {}, std::move(values), {}});
 }
-void ParquetTableWriter::add_float32(const std::string& name, std::vector<float> values) {
-  columns_.push_back({name, Kind::kFloat32, {}, {}, std::move(values)});
+void ParquetTableWriter::add_float64(const std::string& name, std::vector<double> values) {
+  columns_.push_back({name, Kind::kFloat64, {}, {}, std::move(values)});
 }
 
 namespace {
@@ -367,9 +398,9 @@ void ParquetTableWriter::write(const std::string& path) const {
         arrays.push_back(build(arrow::BooleanBuilder(), flags, path));
         break;
       }
-      case Kind::kFloat32:
-        fields.push_back(arrow::field(column.name, arrow::float32()));
-        arrays.push_back(build(arrow::FloatBuilder(), column.floats, path));
+      case Kind::kFloat64:
+        fields.push_back(arrow::field(column.name, arrow::float64()));
+        arrays.push_back(build(arrow::DoubleBuilder(), column.floats, path));
         break;
     }
   }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,11 @@ struct ParquetColumn {
   std::string type_text;  // Arrow's own name: "int64", "timestamp[us]", "large_string", ...
   std::string timezone;   // timestamps only; empty: time-zone naive
 };
+
+// MEDS times carry no time zone (they are the export's local clock). A timestamp with a time zone
+// is accepted only for UTC, whose stored values are the same clock; InputError naming the file
+// and column for any other zone, rather than a silent shift.
+void check_time_zone(const std::string& path, const ParquetColumn& column);
 
 // "int64", "timestamp[us]": how error messages name what a column must be.
 std::string describe(const ParquetColumn& column);
@@ -68,6 +74,12 @@ class ParquetFile {
   const std::vector<ParquetColumn>& columns() const { return columns_; }
   std::vector<std::string> column_names() const;
   int find_column(std::string_view name) const;  // -1 when absent
+  // A column that must be there with one of `types`: its index, else InputError
+  // "[PREFIX: ]FILE: no column 'NAME' (columns: ...)" with `missing_hint`, or
+  // "[PREFIX: ]FILE: column 'NAME' is TYPE; MEDS needs EXPECTED".
+  int require_column(std::string_view name, std::initializer_list<ParquetType> types,
+                     std::string_view expected, std::string_view missing_hint,
+                     std::string_view prefix = {}) const;
   int64_t rows() const { return rows_; }
   int row_groups() const { return row_groups_; }
 
@@ -91,18 +103,18 @@ class ParquetTableWriter {
   void add_int64(const std::string& name, std::vector<int64_t> values);
   void add_timestamp_us(const std::string& name, std::vector<int64_t> microseconds);
   void add_bool(const std::string& name, std::vector<char> values);
-  void add_float32(const std::string& name, std::vector<float> values);
+  void add_float64(const std::string& name, std::vector<double> values);
   // Error naming the file when it cannot be written; InputError when columns differ in length.
   void write(const std::string& path) const;
 
  private:
-  enum class Kind { kInt64, kTimestamp, kBool, kFloat32 };
+  enum class Kind { kInt64, kTimestamp, kBool, kFloat64 };
   struct Column {
     std::string name;
     Kind kind;
     std::vector<int64_t> integers;
     std::vector<char> flags;
-    std::vector<float> floats;
+    std::vector<double> floats;
     size_t size() const;
   };
   std::vector<Column> columns_;

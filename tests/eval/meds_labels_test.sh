@@ -118,7 +118,7 @@ for method in ("probe", "count_baseline"):
     assert pred.schema.field("prediction_time").type == pa.timestamp("us")
     assert pred.schema.field("boolean_value").type == pa.bool_()
     assert pred.schema.field("predicted_boolean_value").type == pa.bool_()
-    assert pred.schema.field("predicted_boolean_probability").type == pa.float32()
+    assert pred.schema.field("predicted_boolean_probability").type == pa.float64()
     rows = pred.to_pylist()
     assert len(rows) == labels["methods"][method]["held_out"]["n"]
     for r in rows:
