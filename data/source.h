@@ -138,6 +138,10 @@ void import_mimic_iv(const ImportOptions& options, EventSink& sink, PrepAudit& a
 void import_synthea(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
 void import_delphi(const ImportOptions& options, EventSink& sink, PrepAudit& audit);
 
+// A MEDS integer subject_id as the text prep hashes ("123"): the same as the id's CSV form, so the
+// Parquet and CSV forms of a data set get the same keys, and eval's MEDS label files match them.
+std::string meds_subject_text(int64_t id);
+
 // Standard codes of special events.
 inline constexpr std::string_view kBirthCode = "MEDS_BIRTH";
 inline constexpr std::string_view kDeathCode = "MEDS_DEATH";

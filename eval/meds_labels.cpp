@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -85,15 +84,7 @@ class BirthSink : public EventSink {
   std::unordered_map<std::string, int64_t>& births_;
 };
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 }  // namespace
-
-std::string subject_id_text(int64_t id) {
-  char buffer[24];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, id);
-  return std::string(buffer, result.ptr);
-}
 
 MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
   MedsLabels labels;
@@ -127,6 +118,7 @@ MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
         MedsLabelRow label;
         label.subject_id = batch.integer(0, r);
         label.prediction_time_us = batch.microseconds(1, r);
+        label.prediction_time_s = batch.seconds(1, r);
         if (value_column == "boolean_value") {
           label.label = batch.boolean(2, r) ? 1 : 0;
         } else {
@@ -172,7 +164,7 @@ LabelMatch match_meds_labels(const MedsLabels& labels, const std::unordered_map<
   counts.rows = static_cast<int64_t>(labels.rows.size()) + labels.null_labels;
   std::set<std::pair<int64_t, int64_t>> seen;
   for (const MedsLabelRow& row : labels.rows) {
-    const std::string id = subject_id_text(row.subject_id);
+    const std::string id = meds_subject_text(row.subject_id);
     const auto birth = births.find(id);
     if (birth == births.end()) {
       counts.no_birth += 1;
@@ -183,7 +175,7 @@ LabelMatch match_meds_labels(const MedsLabels& labels, const std::unordered_map<
       counts.not_in_dataset += 1;
       continue;
     }
-    const int64_t seconds = floor_div(row.prediction_time_us, 1000000);  // whole seconds, as prep's times
+    const int64_t seconds = row.prediction_time_s;
     if (seconds < birth->second) {
       counts.before_birth += 1;
       continue;

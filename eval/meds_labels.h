@@ -22,6 +22,7 @@ namespace clinfm {
 struct MedsLabelRow {
   int64_t subject_id = 0;
   int64_t prediction_time_us = 0;  // microseconds since 1970, as the file has it
+  int64_t prediction_time_s = 0;   // whole seconds (floored), as prep's event times
   int label = 0;
 };
 
@@ -75,8 +76,5 @@ struct LabelMatch {
 LabelMatch match_meds_labels(const MedsLabels& labels, const std::unordered_map<std::string, int64_t>& births,
                              const std::string& salt_path,
                              const std::unordered_map<uint64_t, PatientRef>& patients, double max_age_days);
-
-// "123" for the subject id 123: the text prep hashed.
-std::string subject_id_text(int64_t id);
 
 }  // namespace clinfm

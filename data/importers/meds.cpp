@@ -181,12 +181,6 @@ int require(const ParquetFile& file, std::string_view name, std::initializer_lis
       "optionally numeric_value (float32) and text_value (string)");
 }
 
-std::string subject_text(int64_t id) {
-  char buffer[24];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, id);
-  return std::string(buffer, result.ptr);
-}
-
 // MEDS's order, which every MEDS writer produces: rows sorted by subject_id, and by time within a
 // subject (rows with a null time, static attributes, may stand anywhere among the subject's rows).
 // Prep itself needs no order; a file out of order is a broken export (a bad concatenation, a
@@ -262,7 +256,7 @@ void read_parquet(const std::string& path, const ImportOptions& options, EventSi
       order.check(row, id, has_time, seconds);
       if (subject.empty() || id != subject_id) {
         subject_id = id;
-        subject = subject_text(id);
+        subject = meds_subject_text(id);
       }
       const double value = has_time && has_value && !batch.is_null(3, r) ? batch.number(3, r) : std::nan("");
       events += emit_row(sink, report, where, subject, code, has_time, seconds, value);
@@ -301,7 +295,7 @@ void read_subject_splits(const std::string& path, EventSink& sink, PrepAudit& au
       }
       if (batch.is_null(0, r))
         throw InputError(fmt::format("{}: row {}: null subject_id", path, row), "fix the row");
-      sink.set_split(subject_text(batch.integer(0, r)), fixed);
+      sink.set_split(meds_subject_text(batch.integer(0, r)), fixed);
       ++per_split[std::string(split)];
     }
   }
@@ -385,6 +379,12 @@ void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit
   } else {
     read_subject_splits(splits.string(), sink, audit);
   }
+}
+
+std::string meds_subject_text(int64_t id) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, id);
+  return std::string(buffer, result.ptr);
 }
 
 }  // namespace clinfm
