@@ -35,16 +35,20 @@ log "torch $torch_version (CUDA $torch_cuda, C++11 ABI $torch_abi) at $torch_pre
 # only versioned libraries (libnccl.so.2), which find_library(nccl) does not find, so name them.
 read -r nccl_inc nccl_lib cudnn_inc cudnn_lib < <("$python" - <<'PY' 2>/dev/null || echo "- - - -"
 import glob, os
-def find(mod, header, lib):
+def find(header, lib):
+    # CUDA 12 wheels: nvidia/nccl/{include,lib}; CUDA 13 wheels: nvidia/cu13/{include,lib}.
     try:
-        m = __import__(mod, fromlist=["_"])
-        base = list(m.__path__)[0]
+        import nvidia
+        bases = [os.path.join(p, d) for p in nvidia.__path__ for d in sorted(os.listdir(p))]
     except Exception:
         return "-", "-"
-    inc = os.path.join(base, "include")
-    libs = sorted(glob.glob(os.path.join(base, "lib", lib + ".so*")))
-    return (inc if os.path.exists(os.path.join(inc, header)) else "-"), (libs[0] if libs else "-")
-print(*find("nvidia.nccl", "nccl.h", "libnccl"), *find("nvidia.cudnn", "cudnn.h", "libcudnn"))
+    for base in bases:
+        inc = os.path.join(base, "include")
+        libs = sorted(glob.glob(os.path.join(base, "lib", lib + ".so*")))
+        if libs and os.path.exists(os.path.join(inc, header)):
+            return inc, libs[0]
+    return "-", "-"
+print(*find("nccl.h", "libnccl"), *find("cudnn.h", "libcudnn"))
 PY
 )
 cuda_args=()

@@ -5,7 +5,9 @@
 //   1. in a child forked before this process touches CUDA or MPI (CUDA state does not survive a
 //      fork), queues an all-reduce behind a host function that never returns and checks that
 //      synchronize() logs the timeout and ends the process with exit code 1 (the timeout/abort
-//      path; the child uses the MPI-free constructor, one rank);
+//      path; the child uses the MPI-free constructor, one rank). The stuck host function also
+//      keeps ncclCommAbort from returning (seen on an H200: its cudaFree waits for the device),
+//      so the abort's watchdog ends the process 10 s later;
 //   2. all-reduces, broadcasts, all-gathers and reduce-scatters (even and uneven blocks) over
 //      all ranks of the job and checks every value.
 // It does not test torch tensors (nccl_communicator.cpp needs a CUDA LibTorch).
@@ -61,6 +63,10 @@ bool has_gpu() {
     CUDA_CHECK(cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking));
     float* buffer = nullptr;
     CUDA_CHECK(cudaMalloc(&buffer, 1024 * sizeof(float)));
+    // One collective that completes first: NCCL sets up its buffers and connections lazily, and a
+    // real hang happens after such warm collectives.
+    core.all_reduce(buffer, 1024, ncclFloat32, ncclSum, core.stream());
+    core.synchronize(core.stream(), "warm-up all-reduce", 1024 * sizeof(float));
     // A host function that never returns holds the compute stream; the all-reduce queued after
     // it (comm_waits_for) never starts, as when a partner rank never joins.
     CUDA_CHECK(cudaLaunchHostFunc(
@@ -98,7 +104,9 @@ int check_timeout_path() {
     if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60)) {
       kill(child, SIGKILL);
       waitpid(child, &status, 0);
-      std::printf("FAIL: the hang probe did not end within 60 s (did ncclCommAbort hang?)\n");
+      std::ifstream file(path);
+      const std::string log((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      std::printf("FAIL: the hang probe did not end within 60 s; its log:\n%s", log.c_str());
       unlink(path);
       return 1;
     }

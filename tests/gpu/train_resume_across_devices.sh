@@ -5,6 +5,8 @@
 #   3. resumed again on the GPU to step 12 from the CPU-written checkpoint (CUDA stream reseeded)
 #   4. fp32 on cuda (TF32 off) for 6 steps, resumed on the CPU to 9, against 9 steps on the CPU
 #      alone: the step-9 losses agree to 1e-3 relative (weights and moments moved intact)
+#   5. bf16 with dropout on cuda, preempted (SIGTERM) with an asynchronous checkpoint, resumed on
+#      the GPU: its losses follow two uninterrupted runs of the same seed
 # usage: train_resume_across_devices.sh CLINFM SOURCE_DIR
 set -u
 clinfm=$1 src=$2
@@ -59,4 +61,46 @@ moved=$(loss_at "$work/b" 9) cpu=$(loss_at "$work/c" 9)
 "$CLINFM_PYTHON" -c 'import sys; a, b = map(float, sys.argv[1:]); assert abs(a - b) <= 1e-3 * abs(b), (a, b)' \
   "$moved" "$cpu" || fail "step-9 loss after a GPU-to-CPU resume $moved, on the CPU alone $cpu"
 ok "fp32: step-9 loss $moved after GPU 6 + CPU 3 steps, $cpu on the CPU alone"
+# 5. GPU to GPU: bf16 with dropout (the CUDA generator matters), an asynchronous checkpoint at a
+#    preemption (SIGTERM after step 20 of 120), resumed: against two uninterrupted runs of the same seed.
+#    The first resumed step's loss must match the uninterrupted run's within the noise between those
+#    two runs (SDPA's backward on CUDA is not bitwise deterministic) plus 1e-3 relative.
+gpu=(run.device=cuda train.precision=bf16 model.dropout=0.1 train.max_steps=120 checkpoint.every=0
+  checkpoint.async=true log.every=1)
+train "$work/r1.log" run.out_dir="$work/r1" "${gpu[@]}"
+train "$work/r2.log" run.out_dir="$work/r2" "${gpu[@]}"
+"$clinfm" train "${common[@]}" run.out_dir="$work/p" "${gpu[@]}" >"$work/p.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ "$(grep -c '"loss"' "$work/p/metrics.jsonl" 2>/dev/null)" -ge 20 ] && break
+  sleep 0.05
+done
+kill -TERM "$pid"
+wait "$pid" || { tail -20 "$work/p.log"; fail "preempted GPU run exited non-zero"; }
+grep -q "preemption signal" "$work/p.log" || { tail -5 "$work/p.log"; fail "the GPU run was not preempted (ended first?)"; }
+train "$work/p2.log" run.out_dir="$work/p" "${gpu[@]}" --resume auto
+"$CLINFM_PYTHON" - "$work/r1" "$work/r2" "$work/p" <<'PY' || fail "GPU resume"
+import json, sys
+def losses(run):
+    out = {}
+    for line in open(run + "/metrics.jsonl"):
+        r = json.loads(line)
+        if "loss" in r and "validation_loss" not in r:
+            out[int(r["step"])] = r["loss"]  # a resumed run's later line for a step wins
+    return out
+r1, r2, p = (losses(r) for r in sys.argv[1:])
+rel = lambda a, b, steps: max(abs(a[s] - b[s]) / abs(b[s]) for s in steps)
+stops = [int(l.split("stopped at step ")[1].split()[0]) for l in open(sys.argv[3] + "/../p.log") if "stopped at step" in l]
+k = stops[0]
+after = [s for s in range(k + 1, 121)]
+noise = rel(r1, r2, range(1, 121))
+first, rest = rel(p, r1, [k + 1]), rel(p, r1, after)
+print(f"GPU resume at step {k}: first resumed step differs from the uninterrupted run by {first:.2e} relative, "
+      f"the rest by at most {rest:.2e}; two uninterrupted runs differ by at most {noise:.2e}"
+      f"{' (bitwise equal)' if noise == 0 and rest == 0 else ''}")
+assert sorted(p) == list(range(1, 121)), "steps missing after the resume"
+assert first <= noise + 1e-3, "first resumed step"
+PY
+ok "GPU preempted at a step, asynchronous checkpoint, resumed on the GPU: losses follow the uninterrupted run"
+
 echo "PASS"

@@ -37,6 +37,9 @@ class DeviceScope {
   bool changed_ = false;
 };
 
+// How long abort_after_timeout() waits for ncclCommAbort before it ends the job without it.
+constexpr int kAbortGraceSeconds = 10;
+
 // Same as abort_job(): ends every rank (MPI_Abort) when MPI runs with more than one rank,
 // else this process, without running destructors that could wait on the hung GPU.
 [[noreturn]] void end_job(int exit_code) {
@@ -256,6 +259,16 @@ void NcclCore::abort_after_timeout(const std::string& what, size_t bytes) {
       "the "
       "job",
       what, bytes, timeout_s_, device_, rank_, size_);
+  // ncclCommAbort frees device memory, and cudaFree waits for the device: when the GPU itself is
+  // stuck (work queued behind something that never ends) the abort never returns. A watchdog
+  // ends the job without it after a grace period, as PyTorch's heartbeat monitor does for its
+  // NCCL watchdog; the process's exit releases the GPU either way.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(kAbortGraceSeconds));
+    log_error("ncclCommAbort has not returned after {} s (the GPU is stuck): ending the job without it",
+              kAbortGraceSeconds);
+    end_job(1);
+  }).detach();
   abort_comm();
   end_job(1);
 }
