@@ -108,6 +108,12 @@ Trainer::Trainer(const ResolvedConfig& resolved, const std::string& resume_mode,
       "{}",
       loader_->patients(), loader_->accumulation_steps(), config_.train.micro_batch_size, threads_,
       peak_flops_->describe());
+  const CheckpointConfig& ck = config_.checkpoint;
+  if (ck.keep_best && (ck.every <= 0 || ck.every % config_.train.validation_every != 0))
+    log_warn(
+        "checkpoint.keep_best: checkpoint.every={} is not a multiple of train.validation_every={}: only the "
+        "checkpoints at steps that are multiples of both (and the last) have a tuning loss to compare",
+        ck.every, config_.train.validation_every);
 }
 
 Trainer::~Trainer() = default;
@@ -190,6 +196,7 @@ LoaderOptions Trainer::loader_options(bool training) const {
 StepResult Trainer::run() {
   last_read_ = StepResult{};
   last_validation_ = ValidationResult{};
+  last_validation_step_ = -1;
   preempted_ = false;
   run_positions_ = run_padded_positions_ = 0;
   if (start_step_ >= config_.train.max_steps)

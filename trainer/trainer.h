@@ -151,7 +151,8 @@ class Trainer {
   LossHook loss_hook_;
   torch::Device device_{torch::kCPU};
   ValidationResult last_validation_;
-  std::vector<StepResult> pending_;  // steps whose device values are not read yet
+  int64_t last_validation_step_ = -1;  // the step last_validation_ was measured at
+  std::vector<StepResult> pending_;    // steps whose device values are not read yet
   StepResult last_read_;
   int64_t start_step_ = 0, skipped_steps_ = 0, consecutive_bad_steps_ = 0, last_checkpoint_step_ = -1;
   int64_t run_positions_ = 0, run_padded_positions_ = 0;  // since run() started

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "common/config/dump.h"
@@ -179,6 +180,8 @@ std::vector<CheckpointFile> Trainer::checkpoint_files(int64_t step) {
     meta.vocab_sha256 = dataset_->vocab_sha256();
     meta.clinfm_version = CLINFM_VERSION;
     meta.run_id = run_id_;
+    if (last_validation_step_ == step && std::isfinite(last_validation_.loss))
+      meta.validation_loss = last_validation_.loss;
     const std::string state = meta.to_json().dump(2) + "\n";
     const std::string config = fmt::format("# resolved config of run '{}' at step {}, hash sha256:{}\n{}",
                                            config_.run.name, step, meta.config_hash, config_yaml_);

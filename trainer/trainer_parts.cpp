@@ -133,6 +133,7 @@ void Trainer::validate_if_due(int64_t step) {
   read_steps();  // the steps' lines before the validation line
   const ValidationResult result = validate();
   last_validation_ = result;
+  last_validation_step_ = step;
   log_info(
       "valid {:>6} tuning loss {:.4f} (token {:.4f}, unigram baseline {:.4f}; time {:.4f}) perplexity "
       "{:.2f} top-1 {:.1f}% top-10 {:.1f}% over {} targets",

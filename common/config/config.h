@@ -92,6 +92,7 @@ struct CheckpointConfig {
   int64_t every = 500;
   int64_t keep_last = 3;
   int64_t keep_every = 0;
+  bool keep_best = false;
   bool async = false;
 };
 

@@ -250,6 +250,9 @@ Schema build_schema() {
   add(field("checkpoint", &Config::checkpoint, &CheckpointConfig::keep_every, "keep_every",
             "Also keep every checkpoint whose step is a multiple of N; 0 keeps none extra.")
           .at_least(0));
+  add(field("checkpoint", &Config::checkpoint, &CheckpointConfig::keep_best, "keep_best",
+            "Also keep the checkpoint with the lowest tuning loss (validation at its step; set every to a "
+            "multiple of train.validation_every). Delphi's and nanoGPT's train.py keep only that one."));
   add(field("checkpoint", &Config::checkpoint, &CheckpointConfig::async, "async",
             "Copy the state, then write it from a background thread."));
 
@@ -377,6 +380,11 @@ std::vector<CrossFieldProblem> check_cross_field(const Config& c) {
                         fmt::format("model.d_model ({}) must be divisible by "
                                     "model.n_heads ({})",
                                     c.model.d_model, c.model.n_heads)});
+  }
+  if (c.checkpoint.keep_best && c.train.validation_every <= 0) {
+    problems.push_back({{"checkpoint.keep_best", "train.validation_every"},
+                        "checkpoint.keep_best needs validations (train.validation_every > 0): it keeps the "
+                        "checkpoint with the lowest tuning loss"});
   }
   if (c.data.split_tuning + c.data.split_held_out >= 1.0) {
     problems.push_back({{"data.split_held_out", "data.split_tuning"},

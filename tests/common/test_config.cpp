@@ -530,6 +530,17 @@ TEST(ConfigErrors, GlobalBatchNotMultipleOfMicroBatch) {
                              "train.global_batch_size (30) must be a multiple of train.micro_batch_size (4)");
 }
 
+TEST(ConfigErrors, KeepBestNeedsValidations) {
+  const Failure f =
+      fail_of(cfg("good_minimal.yaml"), {"checkpoint.keep_best=true", "train.validation_every=0"});
+  ASSERT_EQ(f.problems.size(), 1u) << problems_text(f);
+  expect_override_problem(f, 0, "checkpoint.keep_best=true", "checkpoint.keep_best",
+                          "checkpoint.keep_best needs validations (train.validation_every > 0): it keeps the "
+                          "checkpoint with the lowest tuning loss",
+                          "");
+  EXPECT_NO_THROW(resolve_config(cfg("good_minimal.yaml"), {"checkpoint.keep_best=true"}));
+}
+
 TEST(ConfigErrors, CrossFieldProblemFromOverrideNamesTheOverride) {
   const Failure f = fail_of(cfg("good_minimal.yaml"), {"train.micro_batch_size=7"});
   ASSERT_EQ(f.problems.size(), 1u) << problems_text(f);
@@ -993,7 +1004,7 @@ auto members(TrainConfig& s) {
   return std::tie(a, b, c, d, e, f, g, h, i, j);
 }
 auto members(DistConfig& s) { auto& [a, b, c, d, e, f] = s; return std::tie(a, b, c, d, e, f); }
-auto members(CheckpointConfig& s) { auto& [a, b, c, d] = s; return std::tie(a, b, c, d); }
+auto members(CheckpointConfig& s) { auto& [a, b, c, d, e] = s; return std::tie(a, b, c, d, e); }
 auto members(EvalConfig& s) { auto& [a, b, c, d] = s; return std::tie(a, b, c, d); }
 auto members(LogConfig& s) { auto& [a, b, c, d] = s; return std::tie(a, b, c, d); }
 auto sections(Config& c) {

@@ -42,7 +42,8 @@ tiny="data.seq_len=32 model.n_layers=2 model.d_model=64 model.n_heads=4 model.d_
 tiny+=" train.global_batch_size=8 train.micro_batch_size=2 train.validation_every=0 run.threads=1 train.peak_tflops=1"
 tiny+=" checkpoint.every=4 optim.warmup_steps=2 data.prefetch_batches=2"
 tiny_delphi="model.n_layers=2 model.d_model=32 model.n_heads=2 model.d_ff=64 train.max_steps=8"
-tiny_delphi+=" train.global_batch_size=16 train.micro_batch_size=16 train.validation_every=0 run.threads=1"
+tiny_delphi+=" train.global_batch_size=16 train.micro_batch_size=16 train.validation_every=0 checkpoint.keep_best=false"
+tiny_delphi+=" run.threads=1"
 tiny_delphi+=" train.peak_tflops=1 checkpoint.every=4 optim.warmup_steps=2"
 demo=$src/../shared/data/mimic-iv-demo-2.2
 delphi=$src/../shared/data/delphi-sim

@@ -273,5 +273,47 @@ TEST(Retention, RemovesOnlyTheRunsOwnCheckpointsAndNeverTheOneJustPublished) {
   EXPECT_EQ(verify_checkpoint(checkpoints_dir(run) + "/step-00000015"), "");
 }
 
+// checkpoint.keep_best keeps the lowest tuning loss of the run's checkpoints (the earlier on a
+// tie) beside keep_last; a checkpoint without a validation at its step never counts.
+TEST(Retention, KeepBestKeepsTheLowestTuningLoss) {
+  testing::TempDir dir;
+  const std::string run = dir / "run";
+  const auto write = [&](int64_t step, std::optional<double> loss) {
+    CheckpointMeta meta;
+    meta.step = step;
+    meta.run_id = "aaaa";
+    meta.validation_loss = loss;
+    const std::string d = checkpoints_dir(run) + "/" + checkpoint_name(step);
+    fs::create_directories(d);
+    write_file_atomic(d + "/state.json", meta.to_json().dump());
+  };
+  write(10, 4.0);
+  write(20, 3.5);  // the best, tied with 40: the earlier is kept
+  write(30, std::nullopt);
+  write(40, 3.5);
+  write(50, 3.9);
+  CheckpointConfig config;
+  config.keep_last = 1;
+  config.keep_best = true;
+  auto comm = make_local_communicator();
+  CheckpointWriter writer(run, config, *comm);
+  writer.set_run_id("aaaa");
+  CheckpointMeta meta;
+  meta.step = 60;
+  meta.run_id = "aaaa";
+  meta.validation_loss = 3.6;
+  writer.save(60, {bytes_file("state.json", meta.to_json().dump()), bytes_file("model.pt", "weights")});
+  EXPECT_EQ(steps_in(run), (std::vector<int64_t>{60, 20}));
+  EXPECT_EQ(read_checkpoint_meta(checkpoints_dir(run) + "/step-00000020").validation_loss, 3.5);
+  EXPECT_EQ(read_checkpoint_meta(checkpoints_dir(run) + "/step-00000060").validation_loss, 3.6);
+
+  config.keep_best = false;  // without it, keep_last alone
+  CheckpointWriter plain(run, config, *comm);
+  plain.set_run_id("aaaa");
+  meta.step = 70;
+  plain.save(70, {bytes_file("state.json", meta.to_json().dump()), bytes_file("model.pt", "weights")});
+  EXPECT_EQ(steps_in(run), (std::vector<int64_t>{70}));
+}
+
 }  // namespace
 }  // namespace clinfm

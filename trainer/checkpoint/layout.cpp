@@ -14,22 +14,24 @@ namespace clinfm {
 namespace fs = std::filesystem;
 
 nlohmann::json CheckpointMeta::to_json() const {
-  return {{"format", kCheckpointFormat},
-          {"version", kCheckpointVersion},
-          {"step", step},
-          {"consumed_samples", consumed_samples},
-          {"optimizer_updates", optimizer_updates},
-          {"skipped_steps", skipped_steps},
-          {"consecutive_bad_steps", consecutive_bad_steps},
-          {"world_size", world_size},
-          {"zero1", zero1},
-          {"optimizer_files", optimizer_files},
-          {"global_batch_size", global_batch_size},
-          {"config_hash", config_hash},
-          {"dataset_manifest_sha256", dataset_manifest_sha256},
-          {"vocab_sha256", vocab_sha256},
-          {"clinfm_version", clinfm_version},
-          {"run_id", run_id}};
+  nlohmann::json j = {{"format", kCheckpointFormat},
+                      {"version", kCheckpointVersion},
+                      {"step", step},
+                      {"consumed_samples", consumed_samples},
+                      {"optimizer_updates", optimizer_updates},
+                      {"skipped_steps", skipped_steps},
+                      {"consecutive_bad_steps", consecutive_bad_steps},
+                      {"world_size", world_size},
+                      {"zero1", zero1},
+                      {"optimizer_files", optimizer_files},
+                      {"global_batch_size", global_batch_size},
+                      {"config_hash", config_hash},
+                      {"dataset_manifest_sha256", dataset_manifest_sha256},
+                      {"vocab_sha256", vocab_sha256},
+                      {"clinfm_version", clinfm_version},
+                      {"run_id", run_id}};
+  if (validation_loss) j["validation_loss"] = *validation_loss;
+  return j;
 }
 
 CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::string& source) {
@@ -58,6 +60,8 @@ CheckpointMeta CheckpointMeta::from_json(const nlohmann::json& j, const std::str
     m.vocab_sha256 = j.at("vocab_sha256").get<std::string>();
     m.clinfm_version = j.at("clinfm_version").get<std::string>();
     m.run_id = j.value("run_id", std::string());
+    if (j.contains("validation_loss") && j.at("validation_loss").is_number())
+      m.validation_loss = j.at("validation_loss").get<double>();
     return m;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: malformed checkpoint state: {}", source, e.what()));

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct CheckpointMeta {
   // The run's lineage (trainer/checkpoint/run_folder.h: new_run_id), kept across resumes;
   // retention removes only checkpoints of its own lineage. Empty in checkpoints written before it.
   std::string run_id;
+  // The tuning loss of the validation that ran at this step, if one did (checkpoint.keep_best).
+  std::optional<double> validation_loss;
   nlohmann::json to_json() const;
   // InputError naming `source` on a wrong format, version or missing field.
   static CheckpointMeta from_json(const nlohmann::json& j, const std::string& source);

@@ -200,19 +200,34 @@ void CheckpointWriter::publish() {
 }
 
 void CheckpointWriter::apply_retention(int64_t published_step) {
-  int64_t rank_in_lineage = 0;  // newest first, counting only the run's own checkpoints
+  // The run's own checkpoints, newest first (an unreadable one is not provably this run's).
+  std::vector<std::pair<std::string, CheckpointMeta>> lineage;
   for (const std::string& dir : list_checkpoints(run_dir_)) {
-    const int64_t step = parse_checkpoint_name(fs::path(dir).filename().string());
-    std::string run_id;
     try {
-      run_id = read_checkpoint_meta(dir).run_id;
+      CheckpointMeta meta = read_checkpoint_meta(dir);
+      if (!meta.run_id.empty() && meta.run_id == run_id_) lineage.emplace_back(dir, std::move(meta));
     } catch (const std::exception&) {
-      continue;  // unreadable: not provably this run's
     }
-    if (run_id.empty() || run_id != run_id_) continue;
+  }
+  int64_t best_step = -1;  // the lowest tuning loss (checkpoint.keep_best); the earlier on a tie
+  double best_loss = 0;
+  for (const auto& [dir, meta] : lineage) {
+    if (config_.keep_best && meta.validation_loss && (best_step < 0 || *meta.validation_loss <= best_loss)) {
+      best_step = meta.step;
+      best_loss = *meta.validation_loss;
+    }
+  }
+  if (best_step >= 0 && best_step != best_step_logged_) {
+    log_info("checkpoint {} has the lowest tuning loss so far ({:.4f}): kept (checkpoint.keep_best)",
+             checkpoint_name(best_step), best_loss);
+    best_step_logged_ = best_step;
+  }
+  int64_t rank_in_lineage = 0;
+  for (const auto& [dir, meta] : lineage) {
+    const int64_t step = parse_checkpoint_name(fs::path(dir).filename().string());
     const bool recent = config_.keep_last <= 0 || rank_in_lineage++ < config_.keep_last;
     const bool milestone = config_.keep_every > 0 && step % config_.keep_every == 0;
-    if (recent || milestone || step == published_step) continue;
+    if (recent || milestone || step == published_step || step == best_step) continue;
     std::error_code ec;
     fs::remove_all(dir, ec);
     if (ec) log_warn("retention: cannot remove {}: {}", dir, ec.message());

@@ -75,6 +75,7 @@ class CheckpointWriter {
   int rank_ = 0;
   // The checkpoint being written (asynchronous mode: until published).
   bool pending_ = false;
+  int64_t best_step_logged_ = -1;  // apply_retention's last "lowest tuning loss" line
   int64_t pending_step_ = -1;
   std::string pending_dir_;
   std::thread thread_;
