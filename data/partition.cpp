@@ -1,7 +1,9 @@
 #include "data/partition.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/check.h"
@@ -12,20 +14,22 @@ namespace clinfm {
 std::atomic<bool> g_prep_interrupted{false};
 
 namespace {
-constexpr size_t kBufferRecords = 4096;
+constexpr size_t kBufferBytes = size_t(32) << 20;    // all partitions' write buffers together
 constexpr size_t kHashCacheSlots = size_t(1) << 16;  // a power of two
 }  // namespace
 
 PartitionWriter::PartitionWriter(const std::string& dir, int partitions, Salt salt)
     : salt_(std::move(salt)), hash_cache_(kHashCacheSlots) {
   CLINFM_CHECK(partitions >= 1, "need at least one partition");
+  buffer_records_ =
+      std::clamp(kBufferBytes / sizeof(PartitionRecord) / size_t(partitions), size_t(256), size_t(4096));
   for (int i = 0; i < partitions; ++i) {
     paths_.push_back(fmt::format("{}/part-{:04d}.bin", dir, i));
     FILE* file = std::fopen(paths_.back().c_str(), "wb");
     IO_CHECK(file != nullptr, paths_.back(), "create the partition file");
     files_.push_back(file);
     buffers_.emplace_back();
-    buffers_.back().reserve(kBufferRecords);
+    buffers_.back().reserve(buffer_records_);
   }
 }
 
@@ -71,7 +75,7 @@ void PartitionWriter::put(const SubjectHash& subject, int64_t time_s, uint32_t c
   record.kind = kind;
   record.check = subject.check;
   buffers_[partition].push_back(record);
-  if (buffers_[partition].size() == kBufferRecords) flush(partition);
+  if (buffers_[partition].size() == buffer_records_) flush(partition);
 }
 
 void PartitionWriter::flush(size_t partition) {
@@ -107,6 +111,23 @@ void PartitionWriter::finish() {
     files_[i] = nullptr;
     IO_CHECK(rc == 0, paths_[i], "close the partition file");
   }
+}
+
+int partitions_for_input_bytes(uint64_t input_bytes) {
+  int partitions = 32;
+  while (partitions < 4096 && uint64_t(partitions) * (uint64_t(8) << 20) < input_bytes) partitions *= 2;
+  return partitions;
+}
+
+uint64_t raise_open_file_limit(uint64_t files) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < files) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? files : std::min<rlim_t>(files, limit.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : uint64_t(limit.rlim_cur);
 }
 
 std::vector<PartitionRecord> read_partition(const std::string& path) {

@@ -37,10 +37,22 @@ static_assert(sizeof(PartitionRecord) == 32, "partition records are written as r
 // Set by prep's SIGINT/SIGTERM handler; the sink checks it and stops the import.
 extern std::atomic<bool> g_prep_interrupted;
 
-// The partition file a key's records go to.
+// The partition file a key's records go to: a range of keys (by their top 32 bits), so that the
+// partitions read in order give the patients in key order whatever their number: the data set
+// does not depend on how many partitions prep used.
 inline int partition_of_key(uint64_t key, int partitions) {
-  return static_cast<int>((key >> 32) % static_cast<uint64_t>(partitions));
+  return static_cast<int>(((key >> 32) * static_cast<uint64_t>(partitions)) >> 32);
 }
+
+// Prep's partition count for an input of `input_bytes` on disk: one partition per 8 MiB (at least
+// 32, at most 4096, a power of two), so that a partition holds about 2M records (64 MB) or fewer
+// for any export (an event takes ~5-60 bytes of compressed or plain input), and prep's passes 2
+// and 3, which read one partition at a time, stay within a bounded memory.
+int partitions_for_input_bytes(uint64_t input_bytes);
+
+// Raises this process's open-file limit to at least `files` (up to the hard limit); returns the
+// limit now in force.
+uint64_t raise_open_file_limit(uint64_t files);
 
 class PartitionWriter : public EventSink {
  public:
@@ -73,6 +85,7 @@ class PartitionWriter : public EventSink {
   std::vector<std::string> paths_;
   std::vector<FILE*> files_;
   std::vector<std::vector<PartitionRecord>> buffers_;
+  size_t buffer_records_ = 0;  // records a partition buffers before a write: 32 MB in all
   // The keyed hashes of recently seen ids (memory only, never written), so that an export that
   // is not grouped by subject (MIMIC-IV's tables) does not pay an HMAC per row. Bounded: a
   // direct-mapped table of kHashCacheSlots ids, whatever the number of patients. A 64-bit key

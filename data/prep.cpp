@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -70,6 +71,37 @@ void import(const PrepOptions& o, EventSink& sink, PrepAudit& audit, CodeHierarc
   if (o.format == "delphi") return import_delphi(import_options, sink, audit);
   throw InputError(fmt::format("unknown --format '{}'", o.format),
                    "use one of: mimic-iv, meds, synthea, delphi");
+}
+
+// Bytes of the regular files at or under `input`.
+uint64_t input_bytes(const std::string& input) {
+  std::error_code ec;
+  if (!fs::is_directory(input, ec)) return fs::file_size(input, ec);
+  uint64_t bytes = 0;
+  for (auto it = fs::recursive_directory_iterator(input, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+  }
+  return bytes;
+}
+
+// The partition count: the option, else from the input's size; never more than the open-file
+// limit allows beside what prep keeps open otherwise.
+int choose_partitions(const PrepOptions& o) {
+  const uint64_t bytes = input_bytes(o.input);
+  int partitions = o.partitions > 0 ? o.partitions : partitions_for_input_bytes(bytes);
+  const uint64_t reserve = 64;
+  const uint64_t limit = raise_open_file_limit(uint64_t(partitions) + reserve);
+  if (limit < uint64_t(partitions) + reserve) {
+    const int allowed = static_cast<int>(std::max<uint64_t>(limit, reserve + 1) - reserve);
+    log_warn(
+        "prep: the open-file limit ({}) allows {} partition files, not {}: each holds more, so prep "
+        "needs more memory (raise `ulimit -n`)",
+        limit, allowed, partitions);
+    partitions = allowed;
+  }
+  log_info("prep: {} partitions for {:.1f} MB of input", partitions, double(bytes) / 1e6);
+  return partitions;
 }
 
 void check_interrupted() {
@@ -152,7 +184,7 @@ PrepSummary run_prep(const PrepOptions& o) {
   // Pass 1: import into partitions.
   PrepAudit audit;
   audit.set_source(o.format, o.input);
-  PartitionWriter partitions((temp / "_partitions").string(), o.partitions, salt);
+  PartitionWriter partitions((temp / "_partitions").string(), choose_partitions(o), salt);
   Progress import_progress(fmt::format("prep: import {}", o.format), "events");
   partitions.set_progress([&](int64_t n) { import_progress.update(n); });
   CodeHierarchy hierarchy;  // the export's own code parents, if it states any

@@ -26,7 +26,7 @@ struct PrepOptions {
   bool resplit = false;         // --resplit: ignore the export's splits, draw every split from the key
   DataConfig data;              // salt_file, min_patients_per_code, max_age_years, value_bins, splits, shards
   std::string command_line;     // recorded in the manifest
-  int partitions = 32;
+  int partitions = 0;  // pass 1's partition files; 0: from the input's size (partitions_for_input_bytes)
 };
 
 struct PrepSummary {

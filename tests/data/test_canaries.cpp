@@ -99,7 +99,9 @@ TEST(Canaries, PartitionPatientsAreSortedAndNeverARealKey) {
       EXPECT_EQ(partition_of_key(patients[i].key, 8), partition);
       EXPECT_FALSE(real.count(patients[i].key));
       EXPECT_EQ(assign_split(patients[i].key, 0.1, 0.1), Split::kTrain);
-      if (i > 0) EXPECT_LT(patients[i - 1].key, patients[i].key);
+      if (i > 0) {
+        EXPECT_LT(patients[i - 1].key, patients[i].key);
+      }
       EXPECT_TRUE(std::isnan(patients[i].values[0]));
     }
     total += int64_t(patients.size());

@@ -14,6 +14,27 @@
 namespace clinfm {
 namespace {
 
+TEST(Partition, KeyRangesInOrderAndCountsFromTheInputSize) {
+  for (const int partitions : {1, 7, 32, 4096}) {
+    int previous = 0;
+    for (uint64_t top = 0; top < 64; ++top) {
+      const uint64_t key = top << 58 | 0x123456789ull;  // keys in increasing order
+      const int p = partition_of_key(key, partitions);
+      EXPECT_GE(p, previous) << partitions;
+      EXPECT_LT(p, partitions);
+      previous = p;
+    }
+    EXPECT_EQ(partition_of_key(0, partitions), 0);
+    EXPECT_EQ(partition_of_key(~uint64_t(0), partitions), partitions - 1);
+  }
+  EXPECT_EQ(partitions_for_input_bytes(0), 32);
+  EXPECT_EQ(partitions_for_input_bytes(uint64_t(256) << 20), 32);
+  EXPECT_EQ(partitions_for_input_bytes((uint64_t(256) << 20) + 1), 64);
+  EXPECT_EQ(partitions_for_input_bytes(uint64_t(4) << 30), 512);
+  EXPECT_EQ(partitions_for_input_bytes(uint64_t(1) << 40), 4096);
+  EXPECT_GE(raise_open_file_limit(256), 256u);
+}
+
 TEST(Partition, AKeyCollisionOfTwoSubjectsStopsPrepWithoutNamingThem) {
   testing::TempDir dir;
   PartitionWriter writer(dir.path().string(), 2, Salt{});

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -72,6 +73,23 @@ std::map<uint64_t, std::string> keys_by_split(const std::string& dataset_dir) {
     const ShardReader shard = dataset.open_shard(entry);
     for (int64_t i = 0; i < shard.patients(); ++i) {
       EXPECT_TRUE(out.emplace(shard.key(i), entry.split).second) << "a patient in two shards";
+    }
+  }
+  return out;
+}
+
+// Every split's patients in shard order, with their whole timelines.
+std::map<std::string, std::vector<std::string>> timelines_in_order(const std::string& dataset_dir) {
+  std::map<std::string, std::vector<std::string>> out;
+  const Dataset dataset(dataset_dir);
+  for (const auto& entry : dataset.shards()) {
+    const ShardReader shard = dataset.open_shard(entry);
+    for (int64_t i = 0; i < shard.patients(); ++i) {
+      const PatientTimeline t = shard.read(i);
+      std::string text = fmt::format("{:016x} {}:", t.key, static_cast<int>(t.sex));
+      for (size_t e = 0; e < t.size(); ++e)
+        text += fmt::format(" {}@{}={}/{}", t.tokens[e], t.age_days[e], t.values[e], int(t.value_bins[e]));
+      out[entry.split].push_back(std::move(text));
     }
   }
   return out;
@@ -199,6 +217,21 @@ TEST(Prep, SplitsAndKeysAreStableAcrossRerunsAndShardCounts) {
   for (const auto& entry : b_dataset.shards()) EXPECT_LE(entry.patients, 3);
   EXPECT_EQ(keys_by_split(dir / "a"), keys_by_split(dir / "b"));
   EXPECT_EQ(read_file(dir / "a/vocab.json"), read_file(dir / "b/vocab.json"));
+  // The partitions are key ranges: 1, 7 or the automatic count (32 for a small input) give the
+  // same patients in the same order, with the same timelines.
+  o.output = dir / "one";
+  o.data.shard_patients = 1000;
+  o.partitions = 1;
+  run_prep(o);
+  o.output = dir / "seven";
+  o.partitions = 7;
+  run_prep(o);
+  const auto in_order = timelines_in_order(dir / "a");
+  ASSERT_EQ(in_order.at("train").size() + in_order.at("tuning").size() + in_order.at("held_out").size(), 40u);
+  EXPECT_EQ(timelines_in_order(dir / "one"), in_order);
+  EXPECT_EQ(timelines_in_order(dir / "seven"), in_order);
+  for (const auto& [split, patients] : in_order)
+    EXPECT_TRUE(std::is_sorted(patients.begin(), patients.end())) << split << ": not in key order";
   // Another salt: other keys.
   o.output = dir / "c";
   o.data.salt_file = dir / "other-salt";
