@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "../data/prep_fixture.h"
@@ -227,11 +228,13 @@ TEST(RunFolder, AFreshRunRefusesAnotherRunsFolderAndOverwriteMovesOnlyItsFiles) 
   EXPECT_TRUE(fs::is_directory(run + "/data"));
 }
 
-// A checkpoint with a valid checksum list and a state.json of lineage `run_id`.
-void write_checkpoint(const std::string& run, int64_t step, const std::string& run_id) {
+// A checkpoint with a state.json of lineage `run_id` (and the tuning loss of its step, if any).
+void write_checkpoint(const std::string& run, int64_t step, const std::string& run_id,
+                      std::optional<double> validation_loss = std::nullopt) {
   CheckpointMeta meta;
   meta.step = step;
   meta.run_id = run_id;
+  meta.validation_loss = validation_loss;
   const std::string dir = checkpoints_dir(run) + "/" + checkpoint_name(step);
   fs::create_directories(dir);
   write_file_atomic(dir + "/state.json", meta.to_json().dump());
@@ -279,13 +282,7 @@ TEST(Retention, KeepBestKeepsTheLowestTuningLoss) {
   testing::TempDir dir;
   const std::string run = dir / "run";
   const auto write = [&](int64_t step, std::optional<double> loss) {
-    CheckpointMeta meta;
-    meta.step = step;
-    meta.run_id = "aaaa";
-    meta.validation_loss = loss;
-    const std::string d = checkpoints_dir(run) + "/" + checkpoint_name(step);
-    fs::create_directories(d);
-    write_file_atomic(d + "/state.json", meta.to_json().dump());
+    write_checkpoint(run, step, "aaaa", loss);
   };
   write(10, 4.0);
   write(20, 3.5);  // the best, tied with 40: the earlier is kept
