@@ -158,15 +158,31 @@ if m:
 table("Resume repeat (kill -9, 2 ranks)", "resume", ["rounds", "bitwise identical to the uninterrupted run", "target", "status"],
       rows, "Rank 1 killed with SIGKILL at a random step, then `--resume auto` (`bench/resume_repeat.sh`).")
 
+# Sections written by hand into the RESULTS.md this replaces (measurements that run_all.sh does not
+# make: the GPU run, Delphi-2M, the soak, the fuzzing campaign...) are carried over unchanged.
+previous = {}
+old_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+if os.path.exists(old_path):
+    for part in re.split(r"^(?=## )", open(old_path).read(), flags=re.M)[1:]:
+        previous[part.splitlines()[0][3:].strip()] = part.rstrip() + "\n"
+written = {line[3:].strip() for line in out if line.startswith("## ")}
+old_gpu = [t for t in previous if t.startswith("GPU")]
+
 # GPU
-out.append("## GPU\n")
 eager = os.path.join(gpu_dir, "eager.json")
 if os.path.exists(eager):
+    out.append("## GPU\n")
     out.append("From `scripts/gpu/device_check.sh` (its `eager.json` copied to bench/results/gpu/):\n")
     out.append("```json\n" + open(eager).read().strip() + "\n```\n")
+elif old_gpu:
+    written.update(old_gpu)
+    out.extend(previous[t] for t in old_gpu)
 else:
+    out.append("## GPU\n")
     out.append("Not measured yet. GPU rows come from `scripts/gpu/device_check.sh` on the GPU machine "
                "(docs/gpu.md): the eager-PyTorch peer `bench/gpu/train_eager.py` and clinfm's own CUDA "
                "numbers (`train_throughput --device cuda --precision bf16`). Copy its "
                "`eager.json` into bench/results/gpu/ and rerun this script to include them.\n")
+written.add("GPU")
+out.extend(previous[t] for t in previous if t not in written and not t.startswith("GPU"))
 print("\n".join(out))
