@@ -45,7 +45,9 @@ torch::Tensor device_tensor(const std::vector<T>& values, int64_t rows, int64_t 
   return pinned.to(device, /*non_blocking=*/true);
 }
 
-// A world of one needs no collectives; CPU tensors travel over MPI, CUDA tensors over NCCL.
+// CPU tensors travel over MPI, CUDA tensors over NCCL. A world of one needs no collectives: auto
+// picks the local communicator there, while an explicit mpi or nccl is used even then (one GPU
+// can run NCCL's buckets, streams and ZeRO-1 collectives, tests/gpu/train_resume_across_devices.sh).
 std::unique_ptr<Communicator> make_communicator(const Config& config, const torch::Device& device) {
   const bool cuda = device.is_cuda();
   const std::string& backend = config.dist.backend;
@@ -54,7 +56,7 @@ std::unique_ptr<Communicator> make_communicator(const Config& config, const torc
                      "use dist.backend=auto or mpi");
   if (backend == "mpi" && cuda)
     throw InputError("dist.backend=mpi cannot reduce CUDA tensors", "use dist.backend=auto or nccl");
-  if (world().world_size == 1) return make_local_communicator();
+  if (world().world_size == 1 && backend == "auto") return make_local_communicator();
 #ifdef CLINFM_WITH_CUDA
   if (cuda) return make_nccl_communicator(config.dist.timeout_s);
 #endif

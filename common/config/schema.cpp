@@ -224,7 +224,8 @@ Schema build_schema() {
 
   section("dist", "Data-parallel training over MPI ranks.");
   add(field("dist", &Config::dist, &DistConfig::backend, "backend",
-            "Gradient communication: nccl for CUDA tensors, mpi for CPU tensors, auto picks.")
+            "Gradient communication: nccl for CUDA tensors, mpi for CPU tensors, auto picks (none in a "
+            "world of one; an explicit mpi or nccl is used even there).")
           .one_of({"auto", "mpi", "nccl"}));
   add(field("dist", &Config::dist, &DistConfig::bucket_mb, "bucket_mb", "Size of a gradient bucket in MB.")
           .above(0)

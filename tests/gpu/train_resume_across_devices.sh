@@ -7,6 +7,7 @@
 #      alone: the step-9 losses agree to 1e-3 relative (weights and moments moved intact)
 #   5. bf16 with dropout on cuda, preempted (SIGTERM) with an asynchronous checkpoint, resumed on
 #      the GPU: its losses follow two uninterrupted runs of the same seed
+#   6. dist.backend=nccl in a world of one, with and without ZeRO-1: the local communicator's losses
 # usage: train_resume_across_devices.sh CLINFM SOURCE_DIR
 set -u
 clinfm=$1 src=$2
@@ -102,5 +103,25 @@ assert sorted(p) == list(range(1, 121)), "steps missing after the resume"
 assert first <= noise + 1e-3, "first resumed step"
 PY
 ok "GPU preempted at a step, asynchronous checkpoint, resumed on the GPU: losses follow the uninterrupted run"
+
+# 6. NCCL in a world of one (dist.backend=nccl is honoured there): the gradient buckets on NCCL's
+#    stream, and ZeRO-1's reduce-scatter and all-gather, give the local communicator's losses.
+nccl=(run.device=cuda train.max_steps=12 checkpoint.every=0 log.every=1 train.tf32=false)
+train "$work/l.log" run.out_dir="$work/l" "${nccl[@]}"
+train "$work/n.log" run.out_dir="$work/n" "${nccl[@]}" dist.backend=nccl
+train "$work/z.log" run.out_dir="$work/z" "${nccl[@]}" dist.backend=nccl dist.zero1=true
+grep -q "on cuda:0, nccl" "$work/n.log" || { grep "communicator" "$work/n.log"; fail "dist.backend=nccl not used"; }
+"$CLINFM_PYTHON" - "$work/l" "$work/n" "$work/z" <<'PY' || fail "NCCL in a world of one"
+import json, sys
+def losses(run):
+    return {int(r["step"]): r["loss"] for r in map(json.loads, open(run + "/metrics.jsonl"))
+            if "loss" in r and "validation_loss" not in r}
+local, buckets, zero1 = (losses(r) for r in sys.argv[1:])
+for name, other in (("nccl buckets", buckets), ("nccl zero1", zero1)):
+    diff = max(abs(other[s] - local[s]) / abs(local[s]) for s in local)
+    print(f"{name}: 12 steps, largest relative loss difference to the local communicator {diff:.2e}")
+    assert sorted(other) == sorted(local) and diff <= 1e-5, name
+PY
+ok "NCCL in a world of one: buckets and ZeRO-1 follow the local communicator"
 
 echo "PASS"

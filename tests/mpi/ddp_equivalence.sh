@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel training is the same computation on any number of ranks: `tiny` trained for 20
-# steps with the same global batch on 1, 2 and 4 ranks (and on 2 ranks without overlap, and with
-# ZeRO-1 on 2 and 4 ranks) gives
+# steps with the same global batch on 1, 2 and 4 ranks (and on 2 ranks without overlap, with
+# ZeRO-1 on 2 and 4 ranks, and on 1 rank over MPI with and without ZeRO-1) gives
 # the same loss at every step within 1e-5 relative and the same final parameters within 1e-5
 # (relative L2 difference of each parameter tensor). The worst single element is printed too:
 # summing gradients in another order changes them by an ulp, which AdamW's m/sqrt(v) amplifies
@@ -39,6 +39,10 @@ extra=(); run np4 4 "$@"
 extra=(dist.overlap=false); run np2_no_overlap 2 "$@"
 extra=(dist.zero1=true); run np2_zero1 2 "$@"
 extra=(dist.zero1=true); run np4_zero1 4 "$@"
+# dist.backend=mpi is honoured in a world of one (auto would use no communicator there).
+extra=(dist.backend=mpi); run np1_mpi 1 "$@"
+extra=(dist.backend=mpi dist.zero1=true); run np1_mpi_zero1 1 "$@"
+grep -q "on cpu, mpi communicator" "$work/np1_mpi.log" || { grep communicator "$work/np1_mpi.log"; fail "np1_mpi: not over mpi"; }
 grep -h "step .*/20" "$work"/np*.log | head -8
 
 $CLINFM_PYTHON - "$work" <<'PY' || fail "runs differ"
@@ -51,7 +55,7 @@ def params(name):
 ref_losses, ref_params = losses("np1"), params("np1")
 assert len(ref_losses) == 20, len(ref_losses)
 bad = 0
-names = ["np2", "np4", "np2_no_overlap", "np2_zero1", "np4_zero1"]
+names = ["np2", "np4", "np2_no_overlap", "np2_zero1", "np4_zero1", "np1_mpi", "np1_mpi_zero1"]
 for name in names:
     l = losses(name)
     worst = max(abs(a - b) / abs(a) for a, b in zip(ref_losses, l))
