@@ -12,16 +12,10 @@
 #include "models/cpu/attention.h"
 #include "models/cpu/cross_entropy.h"
 #include "models/cpu/fused_ops.h"
-#include "models/cpu/linear.h"
 #include "models/cpu/tensor.h"
 
 namespace clinfm {
 namespace {
-
-// Whether x W^T goes through cpu_linear (models/cpu/linear.h: the rows split over the threads).
-bool use_cpu_linear(const torch::Tensor& x, const torch::Tensor& weight) {
-  return is_cpu_float32(x) && is_cpu_float32(weight) && cpu_linear_available();
-}
 
 // softmax(scale Q K^T + causal mask) V by LibTorch's matmuls, with dropout on the weights.
 // query, key, value: [B, H, T, D]. Returns [B, H, T, D].
@@ -52,7 +46,7 @@ torch::Tensor sdpa_attention(const torch::Tensor& query, const torch::Tensor& ke
 
 namespace {
 
-// CLINFM_CPU_KERNELS_OFF=linear,rms_norm,swiglu,token_nll (any subset): those take LibTorch's op,
+// CLINFM_CPU_KERNELS_OFF=rms_norm,token_nll (either or both): those take LibTorch's op,
 // to measure each kernel against it in the same binary (bench/cpu_kernels_bench.sh). Read once.
 bool kernel_on(const char* name) {
   static const std::string off = [] {
@@ -71,8 +65,10 @@ AttentionKernel attention_kernel_named(const std::string& name) {
   return AttentionKernel::kExplicit;
 }
 
+// LibTorch's ops alone: clinfm's own threaded linear and fused SwiGLU kernels no longer paid on
+// LibTorch 2.11 (0.98-1.00x and 0.98-1.02x of the whole step, bench/cpu_kernels_bench.sh) and
+// were removed.
 torch::Tensor linear_no_bias(const torch::Tensor& x, const torch::Tensor& weight) {
-  if (kernel_on("linear") && use_cpu_linear(x, weight)) return cpu_linear(x, weight);
   return torch::nn::functional::linear(x, weight);  // exactly torch::nn::Linear's forward
 }
 
@@ -102,13 +98,9 @@ torch::Tensor causal_attention(const torch::Tensor& qkv, int64_t n_heads, double
   return heads.transpose(1, 2).reshape({batch, steps, channels});
 }
 
-torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
-  if (kernel_on("swiglu") && is_cpu_float32(gate)) return fused_swiglu(gate, up);
-  return torch::silu(gate) * up;
-}
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) { return torch::silu(gate) * up; }
 
 torch::Tensor tied_logits(const torch::Tensor& hidden, const torch::Tensor& embedding) {
-  if (kernel_on("linear") && use_cpu_linear(hidden, embedding)) return cpu_linear(hidden, embedding);
   return torch::matmul(hidden, embedding.t());
 }
 

@@ -1,14 +1,14 @@
 // models/cpu/: clinfm's own fp32 CPU kernels, and this file, the one place that decides which
 // implementation of each model operation runs.
 //   attention.h      fused causal self-attention (model.attention = fused)
-//   linear.h         bias-free linear layer, rows split over the threads
-//   fused_ops.h      RMSNorm and SwiGLU, one pass forward and one backward
+//   fused_ops.h      RMSNorm, one pass forward and one backward
 //   cross_entropy.h  next-token negative log-likelihood, one pass over the logits each way
 //   blas.h           the BLAS sgemm the kernels call; row_kernels.h: the kernels' inner loops
 //   tensor.h         is_cpu_float32, the test every choice below starts from
 // The rule of the folder: each kernel is held to LibTorch's composite op (the fallback below) by a
 // test in tests/models/test_cpu_*.cpp, and is used only where it is faster than LibTorch's op.
-// A later issue re-measures each kernel against LibTorch 2.11 and drops those that no longer win.
+// Re-measured on LibTorch 2.11 (bench/cpu_kernels_bench.sh): the linear and SwiGLU kernels no
+// longer won and are gone; attention, RMSNorm and the token NLL stay.
 //
 // Each function below takes a kernel for float32 CPU tensors and LibTorch's op otherwise (CUDA,
 // bf16, float64). The choice depends only on the inputs' device and dtype, the resolved attention

@@ -13,8 +13,6 @@ namespace {
 
 // Rows per task for the norm, and its weight-gradient blocks (fixed, so the sum order is too).
 constexpr int64_t kNormRows = 64;
-// Elements per task for SwiGLU.
-constexpr int64_t kElementGrain = 1 << 15;
 
 struct FusedRmsNorm : torch::autograd::Function<FusedRmsNorm> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x_in,
@@ -57,35 +55,6 @@ struct FusedRmsNorm : torch::autograd::Function<FusedRmsNorm> {
   }
 };
 
-struct FusedSwiGLU : torch::autograd::Function<FusedSwiGLU> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& gate_in,
-                               const torch::Tensor& up_in) {
-    const auto gate = gate_in.contiguous(), up = up_in.contiguous();
-    auto h = torch::empty_like(gate);
-    const float *g = gate.data_ptr<float>(), *u = up.data_ptr<float>();
-    float* hp = h.data_ptr<float>();
-    at::parallel_for(0, gate.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-      swiglu_forward(g + begin, u + begin, end - begin, hp + begin);
-    });
-    ctx->save_for_backward({gate, up});
-    return h;
-  }
-
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const auto &gate = saved[0], &up = saved[1];
-    const auto dh = grads[0].contiguous();
-    auto d_gate = torch::empty_like(gate), d_up = torch::empty_like(up);
-    const float *g = gate.data_ptr<float>(), *u = up.data_ptr<float>(), *d = dh.data_ptr<float>();
-    float *dg = d_gate.data_ptr<float>(), *du = d_up.data_ptr<float>();
-    at::parallel_for(0, gate.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-      swiglu_backward(g + begin, u + begin, d + begin, end - begin, dg + begin, du + begin);
-    });
-    return {d_gate, d_up};
-  }
-};
-
 }  // namespace
 
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
@@ -94,14 +63,6 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight
   TORCH_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1),
               "fused RMSNorm: weight must be [C] for x [.., C], got ", weight.sizes(), " and ", x.sizes());
   return FusedRmsNorm::apply(x, weight, eps);
-}
-
-torch::Tensor fused_swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
-  TORCH_CHECK(is_cpu_float32(gate) && is_cpu_float32(up), "fused SwiGLU takes float32 CPU tensors, got ",
-              gate.options(), " and ", up.options());
-  TORCH_CHECK(gate.sizes() == up.sizes(), "fused SwiGLU: gate ", gate.sizes(), " and up ", up.sizes(),
-              " differ");
-  return FusedSwiGLU::apply(gate, up);
 }
 
 }  // namespace clinfm

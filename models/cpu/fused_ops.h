@@ -1,6 +1,7 @@
-// Fused CPU float32 forms of the model's element-wise layers, each one pass forward and one
-// backward where LibTorch's composite ops make several (RMSNorm: pow, mean, add, rsqrt, two
-// multiplications, and their backward ops; SwiGLU: silu, multiplication and theirs).
+// A fused CPU float32 RMSNorm, one pass forward and one backward where LibTorch's composite ops
+// make several (pow, mean, add, rsqrt, two multiplications, and their backward ops). SwiGLU had a
+// fused kernel too; on LibTorch 2.11 it no longer paid (0.98-1.02x of silu(gate) * up on the whole
+// step, bench/cpu_kernels_bench.sh, 8 rounds) and was removed.
 // Same math as the composite forms in models/cpu/dispatch.cpp, within a few ulps
 // (models/cpu/row_kernels.h); dispatch calls these only on float32 CPU tensors. Deterministic: every output
 // element is summed in an order fixed by the shapes alone, not by the thread count.
@@ -12,8 +13,5 @@ namespace clinfm {
 
 // x: [.., C], weight: [C]. Differentiable in both.
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
-
-// silu(gate) * up, gate and up of one shape. Differentiable in both.
-torch::Tensor fused_swiglu(const torch::Tensor& gate, const torch::Tensor& up);
 
 }  // namespace clinfm

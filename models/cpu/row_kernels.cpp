@@ -80,25 +80,6 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void causal_softmax_
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_forward(const float* gate,
-                                                                                const float* up, int64_t n,
-                                                                                float* h) {
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) h[j] = gate[j] / (1.0f + expf(-gate[j])) * up[j];
-}
-
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void swiglu_backward(const float* gate,
-                                                                                 const float* up,
-                                                                                 const float* dh, int64_t n,
-                                                                                 float* d_gate, float* d_up) {
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) {
-    const float sig = 1.0f / (1.0f + expf(-gate[j]));
-    d_up[j] = dh[j] * gate[j] * sig;
-    d_gate[j] = dh[j] * up[j] * sig * (1.0f + gate[j] * (1.0f - sig));
-  }
-}
-
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void rms_norm_rows(const float* x,
                                                                                const float* weight, float eps,
                                                                                int64_t cols, int64_t begin,

@@ -25,12 +25,6 @@ void causal_softmax(float* scores, int64_t T);
 // j <= r, zero after, where w is the causal softmax.
 void causal_softmax_backward(const float* weights, float* grad, int64_t T);
 
-// SwiGLU activation h = silu(gate) * up over n elements, and its backward:
-// d_gate = dh * up * silu'(gate), d_up = dh * silu(gate).
-void swiglu_forward(const float* gate, const float* up, int64_t n, float* h);
-void swiglu_backward(const float* gate, const float* up, const float* dh, int64_t n, float* d_gate,
-                     float* d_up);
-
 // RMSNorm of rows [begin, end) of x (cols wide): inv_rms[i] = 1 / sqrt(mean_j x[i, j]^2 + eps),
 // y[i, j] = x[i, j] inv_rms[i] weight[j].
 void rms_norm_rows(const float* x, const float* weight, float eps, int64_t cols, int64_t begin, int64_t end,

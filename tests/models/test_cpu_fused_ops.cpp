@@ -1,4 +1,4 @@
-// The fused CPU RMSNorm and SwiGLU (models/cpu/fused_ops.h) against LibTorch's composite forms
+// The fused CPU RMSNorm (models/cpu/fused_ops.h) against LibTorch's composite forms
 // (the ones models/cpu/dispatch.cpp runs on other devices): outputs and gradients, thread-count
 // independence of the norm's weight gradient, and refusals.
 #include <ATen/Parallel.h>
@@ -59,29 +59,9 @@ TEST(FusedRmsNorm, GradientDoesNotDependOnTheThreadCount) {
   EXPECT_TRUE(torch::equal(one.dx, two.dx));
 }
 
-TEST(FusedSwiGLU, MatchesTheCompositeForm) {
-  for (const auto& shape :
-       {std::vector<int64_t>{16, 128, 384}, std::vector<int64_t>{5, 13}, std::vector<int64_t>{1}}) {
-    torch::manual_seed(shape.back());
-    const auto g0 = torch::randn(shape) * 4, u0 = torch::randn(shape), dh = torch::randn(shape);
-    const auto g1 = g0.clone().requires_grad_(true), u1 = u0.clone().requires_grad_(true);
-    const auto g2 = g0.clone().requires_grad_(true), u2 = u0.clone().requires_grad_(true);
-    const auto a = fused_swiglu(g1, u1), b = torch::silu(g2) * u2;
-    a.backward(dh);
-    b.backward(dh);
-    std::printf("  [%s]: h %.2e dgate %.2e dup %.2e\n", c10::str(shape).c_str(), relative_error(a, b),
-                relative_error(g1.grad(), g2.grad()), relative_error(u1.grad(), u2.grad()));
-    EXPECT_LT(relative_error(a.detach(), b.detach()), 1e-6) << shape;
-    EXPECT_LT(relative_error(g1.grad(), g2.grad()), 2e-6) << shape;
-    EXPECT_LT(relative_error(u1.grad(), u2.grad()), 1e-6) << shape;
-  }
-}
-
 TEST(FusedOps, RefuseWhatTheyCannotRun) {
   EXPECT_THROW(fused_rms_norm(torch::randn({2, 4}, torch::kFloat64), torch::ones({4}), 1e-6), c10::Error);
   EXPECT_THROW(fused_rms_norm(torch::randn({2, 4}), torch::ones({5}), 1e-6), c10::Error);
-  EXPECT_THROW(fused_swiglu(torch::randn({2, 4}), torch::randn({2, 5})), c10::Error);
-  EXPECT_THROW(fused_swiglu(torch::randn({2, 4}).to(torch::kBFloat16), torch::randn({2, 4})), c10::Error);
 }
 
 }  // namespace
