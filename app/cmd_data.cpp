@@ -14,6 +14,7 @@
 #include "data/inspect.h"
 #include "data/prep.h"
 #include "data/synth/synth_cohort.h"
+#include "trainer/comm/launch.h"
 
 namespace clinfm {
 namespace {
@@ -50,7 +51,16 @@ int run_prep_command(PrepCommand& c) {
   if (c.no_event_years_given && c.options.format != "delphi")
     throw InputError("--no-event-years applies to --format delphi only", "drop it, or use --format delphi");
   c.options.command_line = c.command_line;
+  if (launcher_size_from_env() > 1) {  // mpirun/srun -n N: one prep over N processes
+    const WorldInfo w = init_distributed(nullptr, nullptr);
+    c.options.ranks.rank = w.rank;
+    c.options.ranks.size = w.world_size;
+    c.options.ranks.broadcast = broadcast_text_from_rank0;
+    c.options.ranks.gather = gather_text_to_rank0;
+    c.options.ranks.max = max_over_ranks;
+  }
   const PrepSummary s = run_prep(c.options);
+  if (c.options.ranks.rank != 0) return 0;  // rank 0 reports for all
   log_info("prep: wrote {} ({} shards, vocabulary {} tokens) in {:.1f} s; import {:.1f} s, {:.0f} events/s",
            c.options.output, s.shards, s.vocabulary_size, s.total_seconds, s.import_seconds,
            s.import_seconds > 0 ? double(s.input_records) / s.import_seconds : 0.0);

@@ -176,23 +176,57 @@ CanaryDrawer::CanaryDrawer(const Salt& salt, const CanaryCounts& counts, double 
       split_tuning_(split_tuning),
       split_held_out_(split_held_out),
       partitions_(partitions),
-      rng_(seeded_rng(salt)) {}
-
-void CanaryDrawer::offer_template(Sex sex, std::vector<uint32_t> codes) {
-  // Reservoir sample: every training patient equally likely to be a template.
-  ++offered_;
-  if (templates_.size() < kTemplates) {
-    templates_.push_back({sex, std::move(codes)});
-    return;
-  }
-  const uint64_t slot = rng_() % static_cast<uint64_t>(offered_);
-  if (slot < kTemplates) templates_[slot] = {sex, std::move(codes)};
+      rng_(seeded_rng(salt)) {
+  template_seed_ = rng_();
 }
 
-uint64_t CanaryDrawer::draw_key(int partition) {
+namespace {
+uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+void CanaryDrawer::offer_template(uint64_t key, Sex sex, std::vector<uint32_t> codes) {
+  templates_.push_back({mix64(key ^ template_seed_), key, {sex, std::move(codes)}});
+  if (templates_.size() >= 4 * kTemplates) keep_lowest(templates_);
+}
+
+void CanaryDrawer::keep_lowest(std::vector<Kept>& templates) {
+  // Sorted by priority, each patient once (a merge may offer a template twice), the lowest kept.
+  std::sort(templates.begin(), templates.end(), [](const Kept& a, const Kept& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.key < b.key;
+  });
+  templates.erase(std::unique(templates.begin(), templates.end(),
+                              [](const Kept& a, const Kept& b) { return a.key == b.key; }),
+                  templates.end());
+  if (templates.size() > kTemplates) templates.resize(kTemplates);
+}
+
+std::string CanaryDrawer::serialize_templates() const {
+  std::vector<Kept> kept = templates_;
+  keep_lowest(kept);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& k : kept)
+    out.push_back({std::to_string(k.priority), std::to_string(k.key), static_cast<int>(k.t.sex), k.t.codes});
+  return out.dump();
+}
+
+void CanaryDrawer::merge_templates(std::string_view bytes) {
+  for (const auto& k : nlohmann::json::parse(bytes)) {
+    templates_.push_back({std::stoull(k.at(0).get<std::string>()),
+                          std::stoull(k.at(1).get<std::string>()),
+                          {static_cast<Sex>(k.at(2).get<int>()), k.at(3).get<std::vector<uint32_t>>()}});
+  }
+  keep_lowest(templates_);
+}
+
+uint64_t CanaryDrawer::draw_key(int partition, std::mt19937_64& rng) const {
   // A uniform key of the training split in `partition` (rejection: ~1/(P * train fraction) draws).
   for (;;) {
-    const uint64_t key = rng_();
+    const uint64_t key = rng();
     if (partition >= 0 && partition_of_key(key, partitions_) != partition) continue;
     if (assign_split(key, split_tuning_, split_held_out_) == Split::kTrain) return key;
   }
@@ -206,6 +240,7 @@ void CanaryDrawer::draw(const Vocabulary& vocab, const std::vector<int32_t>& tok
   set_.copies = counts_.copies;
   set_.events = counts_.events;
   if (counts_.inserted == 0) return;
+  keep_lowest(templates_);
   if (templates_.empty())
     throw InputError("data.canaries: the training split has no patient to model the canaries on",
                      "prep a data set with training patients, or set data.canaries=0");
@@ -213,9 +248,9 @@ void CanaryDrawer::draw(const Vocabulary& vocab, const std::vector<int32_t>& tok
   // template's birth or static token.
   std::set<int32_t> start_tokens;
   std::vector<std::vector<int32_t>> template_tokens;
-  for (const auto& t : templates_) {
+  for (const auto& kept : templates_) {
     std::vector<int32_t> tokens;
-    for (uint32_t code : t.codes) tokens.push_back(token_of.at(code));
+    for (uint32_t code : kept.t.codes) tokens.push_back(token_of.at(code));
     start_tokens.insert(tokens.begin(), tokens.end());
     template_tokens.push_back(std::move(tokens));
   }
@@ -238,7 +273,7 @@ void CanaryDrawer::draw(const Vocabulary& vocab, const std::vector<int32_t>& tok
   for (int64_t i = 0; i < wanted; ++i) {
     Canary c;
     const size_t pick = static_cast<size_t>(rng_() % templates_.size());
-    c.sex = templates_[pick].sex;
+    c.sex = templates_[pick].t.sex;
     c.tokens = template_tokens[pick];
     c.age_days.assign(c.tokens.size(), 0.0);
     c.secret_begin = static_cast<int64_t>(c.tokens.size());
@@ -254,7 +289,7 @@ void CanaryDrawer::draw(const Vocabulary& vocab, const std::vector<int32_t>& tok
       age = std::min(max_days, age + step_days * (0.05 + uniform(rng_)));
     }
     if (i < counts_.inserted) {
-      for (int64_t copy = 0; copy < counts_.copies; ++copy) c.keys.push_back(draw_key(-1));
+      for (int64_t copy = 0; copy < counts_.copies; ++copy) c.keys.push_back(draw_key(-1, rng_));
       set_.inserted.push_back(std::move(c));
     } else {
       set_.reference.push_back(std::move(c));
@@ -268,12 +303,31 @@ std::vector<PatientTimeline> CanaryDrawer::partition_patients(int partition,
   for (auto& canary : set_.inserted) {
     for (uint64_t& key : canary.keys) {
       if (partition_of_key(key, partitions_) != partition) continue;
-      while (real_keys.count(key)) key = draw_key(partition);  // ~never: 64-bit keys
+      if (real_keys.count(key)) {  // ~never: 64-bit keys
+        std::mt19937_64 again(mix64(key ^ template_seed_));
+        const uint64_t old = key;
+        while (real_keys.count(key)) key = draw_key(partition, again);
+        redrawn_.emplace_back(old, key);
+      }
       out.push_back(canary.timeline(key));
     }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   return out;
+}
+
+int64_t CanaryDrawer::partition_count(int partition) const {
+  int64_t n = 0;
+  for (const auto& canary : set_.inserted)
+    for (const uint64_t key : canary.keys) n += partition_of_key(key, partitions_) == partition;
+  return n;
+}
+
+void CanaryDrawer::apply_redrawn_keys(const std::vector<std::pair<uint64_t, uint64_t>>& redrawn) {
+  for (const auto& [old, key] : redrawn)
+    for (auto& canary : set_.inserted)
+      for (uint64_t& k : canary.keys)
+        if (k == old) k = key;
 }
 
 int64_t CanaryDrawer::events_written() const {

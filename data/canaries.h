@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "data/deid.h"
@@ -64,30 +66,48 @@ class CanaryDrawer {
  public:
   CanaryDrawer(const Salt& salt, const CanaryCounts& counts, double split_tuning, double split_held_out,
                int partitions);
-  // Pass 2: every training patient's start is offered; a seeded sample of them is kept.
-  void offer_template(Sex sex, std::vector<uint32_t> codes);
+  // Pass 2: every training patient's start is offered; the kTemplates whose keys hash (seeded by
+  // the salt) lowest are kept: a uniform sample that does not depend on the order of the offers,
+  // so the samples of several ranks merge into the one a single pass keeps.
+  void offer_template(uint64_t key, Sex sex, std::vector<uint32_t> codes);
+  // The kept templates as bytes, and their merge into these (prep on several ranks).
+  std::string serialize_templates() const;
+  void merge_templates(std::string_view bytes);
   // After the vocabulary: draws the canaries and their keys. `token_of` maps interned code ids to
   // tokens. InputError when the vocabulary cannot give that many distinct secrets or no
   // training patient was seen.
   void draw(const Vocabulary& vocab, const std::vector<int32_t>& token_of, double max_age_years,
             const std::string& salt_id, const std::string& vocab_sha256);
+  // Canary patients whose keys fall in `partition` (what partition_patients returns there).
+  int64_t partition_count(int partition) const;
   // Pass 3: the canary patients of partition `partition`, sorted by key, given the keys of the
-  // real patients there (a canary key equal to one is drawn again, in the same partition).
+  // real patients there (a canary key equal to one is drawn again, in the same partition, from a
+  // sequence seeded by the salt and the old key: the same on any rank).
   std::vector<PatientTimeline> partition_patients(int partition,
                                                   const std::unordered_set<uint64_t>& real_keys);
+  // The keys partition_patients drew again (old, new), and their record on another rank's
+  // drawer (prep on several ranks: rank 0 writes the canary file).
+  const std::vector<std::pair<uint64_t, uint64_t>>& redrawn_keys() const { return redrawn_; }
+  void apply_redrawn_keys(const std::vector<std::pair<uint64_t, uint64_t>>& redrawn);
   const CanarySet& canaries() const { return set_; }
   int64_t events_written() const;
 
  private:
-  uint64_t draw_key(int partition);
+  uint64_t draw_key(int partition, std::mt19937_64& rng) const;
 
   CanaryCounts counts_;
   double split_tuning_, split_held_out_;
   int partitions_;
   std::mt19937_64 rng_;
-  std::vector<CanaryTemplate> templates_;
-  int64_t offered_ = 0;
+  uint64_t template_seed_ = 0;
+  struct Kept {
+    uint64_t priority, key;
+    CanaryTemplate t;
+  };
+  static void keep_lowest(std::vector<Kept>& templates);
+  std::vector<Kept> templates_;
   CanarySet set_;
+  std::vector<std::pair<uint64_t, uint64_t>> redrawn_;
 };
 
 }  // namespace clinfm

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_set>
@@ -153,6 +154,27 @@ void CodeHierarchy::set_parent(const std::string& code, const std::string& paren
     current = this->parent(*current);
   }
   parents_[code] = parent;
+}
+
+std::vector<std::pair<std::string, std::string>> CodeHierarchy::stated() const {
+  std::vector<std::pair<std::string, std::string>> out(parents_.begin(), parents_.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void CodeHierarchy::set_parents(const std::vector<std::pair<std::string, std::string>>& parents,
+                                const std::string& source) {
+  for (const auto& [code, parent] : parents) parents_[code] = parent;
+  for (const auto& [code, parent] : parents) {
+    std::unordered_set<std::string> seen{code};
+    for (std::optional<std::string> current = parent; current; current = this->parent(*current)) {
+      if (!seen.insert(*current).second) {
+        throw InputError(fmt::format("{}: code '{}' has parent '{}', which leads back to '{}' (a cycle)",
+                                     source, code, parent, *current),
+                         "a code's parent_codes must lead to coarser codes: fix the code metadata");
+      }
+    }
+  }
 }
 
 std::optional<std::string> CodeHierarchy::parent(std::string_view code) const {

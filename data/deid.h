@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace clinfm {
 
@@ -55,6 +57,12 @@ class CodeHierarchy {
   void set_parent(const std::string& code, const std::string& parent, const std::string& source);
   std::optional<std::string> parent(std::string_view code) const;
   size_t stated_parents() const { return parents_.size(); }
+  // Every stated (code, parent), sorted by code (prep on several ranks sends them to the others).
+  std::vector<std::pair<std::string, std::string>> stated() const;
+  // Adds stated parents all at once, then refuses a cycle (InputError naming `source`): unlike
+  // set_parent one by one, the order of `parents` does not matter.
+  void set_parents(const std::vector<std::pair<std::string, std::string>>& parents,
+                   const std::string& source);
 
  private:
   std::unordered_map<std::string, std::string> parents_;

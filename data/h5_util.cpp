@@ -54,12 +54,19 @@ Id create_extendible(hid_t parent, const std::string& name, hid_t type, hsize_t 
   const hsize_t initial = 0, maximum = H5S_UNLIMITED;
   Id space(H5_CHECK(H5Screate_simple(1, &initial, &maximum)));
   Id properties(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
+  H5_CHECK(H5Pset_obj_track_times(properties, false));  // no clock in the file: same data, same bytes
   H5_CHECK(H5Pset_chunk(properties, 1, &chunk));
   if (compress) {
     H5_CHECK(H5Pset_shuffle(properties));
     H5_CHECK(H5Pset_deflate(properties, 1));
   }
   return Id(H5_CHECK(H5Dcreate2(parent, name.c_str(), type, space, H5P_DEFAULT, properties, H5P_DEFAULT)));
+}
+
+Id create_group(hid_t parent, const std::string& name) {
+  Id properties(H5_CHECK(H5Pcreate(H5P_GROUP_CREATE)));
+  H5_CHECK(H5Pset_obj_track_times(properties, false));
+  return Id(H5_CHECK(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, properties, H5P_DEFAULT)));
 }
 
 void append(hid_t dataset, hid_t type, const void* data, hsize_t count, hsize_t* size) {
@@ -76,6 +83,7 @@ void append(hid_t dataset, hid_t type, const void* data, hsize_t count, hsize_t*
 void write_array(hid_t parent, const std::string& name, hid_t type, const void* data, hsize_t count) {
   Id space(H5_CHECK(H5Screate_simple(1, &count, nullptr)));
   Id properties(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
+  H5_CHECK(H5Pset_obj_track_times(properties, false));
   if (count > 0) {
     const hsize_t chunk = std::min<hsize_t>(count, 65536);
     H5_CHECK(H5Pset_chunk(properties, 1, &chunk));

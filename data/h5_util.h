@@ -40,6 +40,8 @@ std::string read_string_attribute(hid_t object, const std::string& name);
 int64_t read_int_attribute(hid_t object, const std::string& name);
 bool has_attribute(hid_t object, const std::string& name);
 
+// A group without modification times (shards are the same bytes for the same data).
+Id create_group(hid_t parent, const std::string& name);
 // An extendible, chunked 1-D dataset appended to in pieces; shuffle + deflate when `compress`.
 Id create_extendible(hid_t parent, const std::string& name, hid_t type, hsize_t chunk, bool compress);
 void append(hid_t dataset, hid_t type, const void* data, hsize_t count, hsize_t* size);

@@ -9,12 +9,27 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
 #include "common/config/config.h"
 
 namespace clinfm {
+
+// The processes of one prep (`mpirun -np N clinfm prep ...`; docs/data/prep.md). data/ uses no
+// MPI itself: the command line fills these from trainer/comm/launch.h. The default is a world of
+// one. Every call is collective: every rank makes it, in the same order.
+struct PrepRanks {
+  int rank = 0, size = 1;
+  // Rank 0's `text` on every rank.
+  std::function<std::string(const std::string&)> broadcast = [](const std::string& t) { return t; };
+  // Every rank's `text`, handed to `receive(rank, text)` on rank 0 in rank order; no-op elsewhere.
+  std::function<void(const std::string&, const std::function<void(int, std::string)>&)> gather =
+      [](const std::string& t, const std::function<void(int, std::string)>& receive) { receive(0, t); };
+  // The largest `value` over the ranks.
+  std::function<int(int)> max = [](int v) { return v; };
+};
 
 struct PrepOptions {
   std::string format;  // mimic-iv | meds | synthea | delphi
@@ -27,6 +42,7 @@ struct PrepOptions {
   DataConfig data;              // salt_file, min_patients_per_code, max_age_years, value_bins, splits, shards
   std::string command_line;     // recorded in the manifest
   int partitions = 0;  // pass 1's partition files; 0: from the input's size (partitions_for_input_bytes)
+  PrepRanks ranks;     // a world of one unless started under mpirun/srun
 };
 
 struct PrepSummary {

@@ -37,7 +37,7 @@ ShardWriter::ShardWriter(const std::string& path, const std::string& split, int6
   h5::write_attribute(file_, "schema_version", int64_t{kShardSchemaVersion});
   h5::write_attribute(file_, "split", split);
   h5::write_attribute(file_, "shard_index", shard_index);
-  h5::Id events(H5_CHECK(H5Gcreate2(file_, "events", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
+  h5::Id events = h5::create_group(file_, "events");
   const bool integers = compression != ShardCompression::kNone;
   const bool floats = compression == ShardCompression::kAll;
   token_set_ = h5::create_extendible(events, "token", H5T_STD_I32LE, kEventChunk, integers);
@@ -82,7 +82,7 @@ void ShardWriter::flush_events() {
 void ShardWriter::close() {
   if (closed_) return;
   flush_events();
-  h5::Id patients(H5_CHECK(H5Gcreate2(file_, "patients", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
+  h5::Id patients = h5::create_group(file_, "patients");
   h5::Id key_type(H5_CHECK(H5Tcopy(H5T_C_S1)));
   H5_CHECK(H5Tset_size(key_type, kKeyBytes));
   H5_CHECK(H5Tset_strpad(key_type, H5T_STR_NULLPAD));

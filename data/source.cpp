@@ -68,6 +68,53 @@ void PrepAudit::note_unread_table(const std::string& table, const std::string& w
   tables_[table].unread_reason = why;
 }
 
+namespace {
+nlohmann::json rules_json(const std::vector<ColumnRule>& rules) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rules) out.push_back({r.column, static_cast<int>(r.use), r.what});
+  return out;
+}
+}  // namespace
+
+nlohmann::json PrepAudit::state() const {
+  nlohmann::json tables = nlohmann::json::object();
+  for (const auto& [name, t] : tables_) {
+    tables[name] = {{"rows", t.rows},
+                    {"events", t.events},
+                    {"dropped", t.dropped},
+                    {"columns", rules_json(t.columns)},
+                    {"absent_columns", t.absent_columns},
+                    {"file", t.file},
+                    {"missing_reason", t.missing_reason},
+                    {"unread_reason", t.unread_reason}};
+  }
+  return {{"source_metadata", source_metadata_}, {"tables", tables}, {"counters", counters_}};
+}
+
+void PrepAudit::merge_state(const nlohmann::json& state) {
+  if (!state.at("source_metadata").empty()) source_metadata_ = state.at("source_metadata");
+  for (const auto& [what, n] : state.at("counters").items()) counters_[what] += n.get<int64_t>();
+  for (const auto& [name, t] : state.at("tables").items()) {
+    TableCounts& mine = tables_[name];
+    mine.rows += t.at("rows").get<int64_t>();
+    mine.events += t.at("events").get<int64_t>();
+    for (const auto& [reason, n] : t.at("dropped").items()) mine.dropped[reason] += n.get<int64_t>();
+    if (!t.at("file").get<std::string>().empty()) {  // that rank declared the table
+      mine.file = t.at("file").get<std::string>();
+      mine.columns.clear();
+      for (const auto& r : t.at("columns"))
+        mine.columns.push_back({r.at(0).get<std::string>(), static_cast<ColumnUse>(r.at(1).get<int>()),
+                                r.at(2).get<std::string>()});
+      mine.absent_columns = t.at("absent_columns").get<std::vector<std::string>>();
+    }
+    for (const char* field : {"missing_reason", "unread_reason"}) {
+      const std::string reason = t.at(field).get<std::string>();
+      if (reason.empty()) continue;
+      (std::string(field) == "missing_reason" ? mine.missing_reason : mine.unread_reason) = reason;
+    }
+  }
+}
+
 int64_t PrepAudit::counter(const std::string& what) const {
   const auto it = counters_.find(what);
   return it == counters_.end() ? 0 : it->second;

@@ -79,6 +79,12 @@ class PrepAudit {
   // data set's manifest.
   void set_source_metadata(nlohmann::json metadata) { source_metadata_ = std::move(metadata); }
   const nlohmann::json& source_metadata() const { return source_metadata_; }
+  // Everything recorded so far as JSON, and its merge into this audit (prep on several ranks:
+  // rank 0 merges the others' in rank order). Counts add up; a table's file and column rules
+  // are the later rank's where it declared the table (as a single pass that read the ranks'
+  // files in order would have kept the last).
+  nlohmann::json state() const;
+  void merge_state(const nlohmann::json& state);
 
   struct TableCounts {
     int64_t rows = 0;
@@ -130,7 +136,14 @@ struct ImportOptions {
   double no_event_years = 5.0;         // --format delphi: a "No event" token every N years of age (0: none)
   bool export_splits = true;           // false (--resplit): ignore the export's splits, draw all from the key
   CodeHierarchy* hierarchy = nullptr;  // where an importer puts the parents the export states
+  // Prep on several ranks: this rank imports part `part` of `parts` (import_meds: a contiguous
+  // run of the data files, about 1/parts of their bytes; the metadata with the last part), so
+  // that the parts' records in part order are the single pass's records in its order.
+  int part = 0, parts = 1;
 };
+
+// The formats whose import splits over ranks (ImportOptions::parts); the others import on rank 0.
+inline bool import_splits_over_ranks(std::string_view format) { return format == "meds"; }
 
 // One per format; each throws InputError for a missing required table/column or bad rows.
 void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit);

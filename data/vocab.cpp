@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,7 +53,7 @@ uint32_t CodeStats::id(std::string_view code) {
   patients_.push_back(0);
   events_.push_back(0);
   values_.emplace_back();
-  reservoirs_.push_back({0, std::hash<std::string>{}(names_.back())});
+  value_sequence_.push_back(std::hash<std::string>{}(names_.back()));
   last_patient_.push_back(0);
   return id;
 }
@@ -77,16 +78,107 @@ void CodeStats::add_patient_ids(const std::vector<uint32_t>& ids) {
   }
 }
 
-void CodeStats::add_value_id(uint32_t id, float value) {
+void CodeStats::add_value(std::string_view code, float value) {
+  const uint32_t i = id(code);
+  add_value_id(i, value, splitmix(value_sequence_[i]));
+}
+
+namespace {
+// The order of the sample's heap: priority, then the value's bits (a total order on pairs).
+bool sample_before(uint64_t pa, float va, uint64_t pb, float vb) {
+  if (pa != pb) return pa < pb;
+  uint32_t a = 0, b = 0;
+  std::memcpy(&a, &va, sizeof a);
+  std::memcpy(&b, &vb, sizeof b);
+  return a < b;
+}
+}  // namespace
+
+void CodeStats::Sample::offer(uint64_t p, float v) {
+  size_t n = priority.size();
+  if (n < kValueSampleSize) {  // push, sift up
+    priority.push_back(p);
+    value.push_back(v);
+    for (size_t i = n; i > 0;) {
+      const size_t parent = (i - 1) / 2;
+      if (!sample_before(priority[parent], value[parent], priority[i], value[i])) break;
+      std::swap(priority[parent], priority[i]);
+      std::swap(value[parent], value[i]);
+      i = parent;
+    }
+    return;
+  }
+  if (!sample_before(p, v, priority[0], value[0])) return;  // not among the smallest
+  priority[0] = p;                                          // replace the largest, sift down
+  value[0] = v;
+  for (size_t i = 0;;) {
+    size_t largest = i;
+    for (const size_t child : {2 * i + 1, 2 * i + 2}) {
+      if (child < n && sample_before(priority[largest], value[largest], priority[child], value[child]))
+        largest = child;
+    }
+    if (largest == i) break;
+    std::swap(priority[largest], priority[i]);
+    std::swap(value[largest], value[i]);
+    i = largest;
+  }
+}
+
+void CodeStats::add_value_id(uint32_t id, float value, uint64_t priority) {
   if (std::isnan(value)) return;
-  auto& sample = values_[id];
-  auto& reservoir = reservoirs_[id];
-  ++reservoir.seen;
-  if (sample.size() < kValueSampleSize) {
-    sample.push_back(value);
-  } else {
-    const uint64_t slot = splitmix(reservoir.state) % static_cast<uint64_t>(reservoir.seen);
-    if (slot < kValueSampleSize) sample[slot] = value;
+  values_[id].offer(priority, value);
+}
+
+namespace {
+template <typename T>
+void put(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+T take(std::string_view& in) {
+  if (in.size() < sizeof(T))
+    throw InputError("prep: a rank's code statistics are truncated", "report this bug");
+  T v;
+  std::memcpy(&v, in.data(), sizeof v);
+  in.remove_prefix(sizeof v);
+  return v;
+}
+}  // namespace
+
+std::string CodeStats::serialize() const {
+  std::string out;
+  put(out, uint64_t(names_.size()));
+  for (size_t i = 0; i < names_.size(); ++i) {
+    put(out, uint64_t(std::hash<std::string>{}(names_[i])));
+    put(out, patients_[i]);
+    put(out, events_[i]);
+    put(out, uint64_t(values_[i].priority.size()));
+    out.append(reinterpret_cast<const char*>(values_[i].priority.data()), values_[i].priority.size() * 8);
+    out.append(reinterpret_cast<const char*>(values_[i].value.data()), values_[i].value.size() * 4);
+  }
+  return out;
+}
+
+void CodeStats::merge_serialized(std::string_view in) {
+  const uint64_t n = take<uint64_t>(in);
+  if (n != names_.size())
+    throw InputError(
+        fmt::format("prep: a rank's code statistics hold {} codes, this rank's {}", n, names_.size()),
+        "every rank must intern the same code table; report this bug");
+  for (size_t i = 0; i < n; ++i) {
+    if (take<uint64_t>(in) != uint64_t(std::hash<std::string>{}(names_[i])))
+      throw InputError(fmt::format("prep: the ranks interned code {} differently", i), "report this bug");
+    patients_[i] += take<int64_t>(in);
+    events_[i] += take<int64_t>(in);
+    const uint64_t k = take<uint64_t>(in);
+    if (in.size() < k * 12)
+      throw InputError("prep: a rank's code statistics are truncated", "report this bug");
+    std::vector<uint64_t> priorities(k);
+    std::vector<float> values(k);
+    std::memcpy(priorities.data(), in.data(), k * 8);
+    std::memcpy(values.data(), in.data() + k * 8, k * 4);
+    in.remove_prefix(k * 12);
+    for (size_t j = 0; j < k; ++j) values_[i].offer(priorities[j], values[j]);
   }
 }
 
@@ -107,7 +199,7 @@ int64_t CodeStats::events_of(std::string_view code) const {
 
 const std::vector<float>* CodeStats::value_sample(std::string_view code) const {
   const int64_t i = find(code);
-  return i < 0 || values_[size_t(i)].empty() ? nullptr : &values_[size_t(i)];
+  return i < 0 || values_[size_t(i)].value.empty() ? nullptr : &values_[size_t(i)].value;
 }
 
 Vocabulary Vocabulary::build(const CodeStats& stats, const std::vector<std::string>& all_codes,
@@ -203,7 +295,11 @@ nlohmann::json Vocabulary::to_json() const {
   for (const auto& [code, id] : mapping_) {
     if (tokens_[size_t(id)].code != code) mapping[code] = id;  // only codes that were suppressed
   }
-  return {{"schema_version", kVocabSchemaVersion}, {"tokens", tokens}, {"suppressed", mapping}};
+  nlohmann::json out = {{"schema_version", kVocabSchemaVersion}, {"tokens", tokens}, {"suppressed", mapping}};
+  // The export's stated parents (MEDS codes.parquet), so that a code the data set never saw maps
+  // through them after prep as during it.
+  if (hierarchy_.stated_parents() > 0) out["parents"] = hierarchy_.stated();
+  return out;
 }
 
 Vocabulary Vocabulary::from_json(const nlohmann::json& json, const std::string& path) {
@@ -228,6 +324,9 @@ Vocabulary Vocabulary::from_json(const nlohmann::json& json, const std::string& 
       v.tokens_.push_back(std::move(token));
     }
     for (const auto& [code, id] : json.at("suppressed").items()) v.mapping_[code] = id.get<int32_t>();
+    if (json.contains("parents"))
+      v.hierarchy_.set_parents(json.at("parents").get<std::vector<std::pair<std::string, std::string>>>(),
+                               path);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: not a valid clinfm vocabulary: {}", path, e.what()),
                      "the file may be truncated or edited by hand; re-run `clinfm prep`");

@@ -34,9 +34,20 @@ class CodeStats {
   // per ancestor code, events per code.
   void add_patient(const std::vector<std::string_view>& codes);
   void add_patient_ids(const std::vector<uint32_t>& ids);
-  // A numeric value of a training event (kept in a bounded, deterministic sample per code).
-  void add_value(std::string_view code, float value) { add_value_id(id(code), value); }
-  void add_value_id(uint32_t id, float value);
+  // A numeric value of a training event, kept in a bounded sample per code: the values of the
+  // kValueSampleSize smallest `priority`s (ties by the value's bits), so that the sample depends
+  // only on which (priority, value) pairs were offered, never on their order, and samples taken
+  // on several ranks merge into exactly the one a single pass takes (prep: a hash of the
+  // patient's key and the event's place in the timeline). add_value draws the priority from the
+  // code's own sequence (tests and small inputs).
+  void add_value(std::string_view code, float value);
+  void add_value_id(uint32_t id, float value, uint64_t priority);
+
+  // The counts and samples as bytes, and their merge into these (prep on several ranks). Both
+  // sides must have interned the same codes in the same order (the same global code table and
+  // hierarchy): InputError otherwise.
+  std::string serialize() const;
+  void merge_serialized(std::string_view bytes);
 
   int64_t patients_with(std::string_view code) const;
   int64_t events_of(std::string_view code) const;
@@ -44,9 +55,11 @@ class CodeStats {
   const std::vector<float>* value_sample(std::string_view code) const;
 
  private:
-  struct Reservoir {
-    int64_t seen = 0;
-    uint64_t state = 0;
+  // A max-heap on (priority, value bits) of at most kValueSampleSize entries.
+  struct Sample {
+    std::vector<uint64_t> priority;
+    std::vector<float> value;
+    void offer(uint64_t p, float v);
   };
   int64_t find(std::string_view code) const;  // id or -1
 
@@ -56,9 +69,9 @@ class CodeStats {
   std::vector<std::vector<uint32_t>> chain_;            // by id: the id, then its ancestors' ids
   std::vector<int64_t> patients_;                       // codes and ancestors
   std::vector<int64_t> events_;                         // codes only
-  std::vector<std::vector<float>> values_;
-  std::vector<Reservoir> reservoirs_;
-  std::vector<uint64_t> last_patient_;  // by id: the patient that last counted it
+  std::vector<Sample> values_;
+  std::vector<uint64_t> value_sequence_;  // by id: add_value's priority state
+  std::vector<uint64_t> last_patient_;    // by id: the patient that last counted it
   uint64_t patient_serial_ = 0;
 };
 

@@ -250,6 +250,11 @@ void read_parquet(const std::string& path, const ImportOptions& options, EventSi
         report.bad(where(), "empty code", "null or empty code");
         continue;
       }
+      if (batch.integer_above_int64(0, r)) {  // would wrap to a negative id: another patient's text
+        report.bad(where(), "subject_id above the int64 range",
+                   "subject_id is above 9223372036854775807, the largest MEDS int64 id");
+        continue;
+      }
       const int64_t id = batch.integer(0, r);
       const bool has_time = !batch.is_null(1, r);
       const int64_t seconds = has_time ? batch.seconds(1, r) : 0;
@@ -352,16 +357,39 @@ nlohmann::json read_dataset_json(const std::string& path) {
   return kept;
 }
 
+// This part's files: the contiguous run whose first bytes fall in its 1/parts of all the bytes.
+std::vector<std::string> files_of_part(const std::vector<std::string>& files, int part, int parts) {
+  if (parts <= 1) return files;
+  std::vector<uint64_t> bytes;
+  uint64_t total = 0;
+  for (const auto& f : files) {
+    std::error_code ec;
+    bytes.push_back(fs::file_size(f, ec));
+    total += bytes.back();
+  }
+  std::vector<std::string> mine;
+  uint64_t start = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    // The part whose byte range holds this file's start (a file of 0 bytes goes with its start).
+    const uint64_t owner =
+        total == 0 ? uint64_t(i) * uint64_t(parts) / files.size() : (start * uint64_t(parts)) / total;
+    if (int(owner) == part) mine.push_back(files[i]);
+    start += bytes[i];
+  }
+  return mine;
+}
+
 }  // namespace
 
 void import_meds(const ImportOptions& options, EventSink& sink, PrepAudit& audit) {
-  for (const auto& path : meds_files(options.input)) {
+  for (const auto& path : files_of_part(meds_files(options.input), options.part, options.parts)) {
     if (is_parquet(path)) {
       read_parquet(path, options, sink, audit);
     } else {
       read_csv(path, options, sink, audit);
     }
   }
+  if (options.part != options.parts - 1) return;  // the metadata: with the last part
   std::error_code ec;
   const fs::path metadata = fs::path(options.input) / "metadata";
   if (!fs::is_directory(metadata, ec)) return;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "common/error.h"
 
@@ -112,6 +113,12 @@ ParquetBatch::~ParquetBatch() = default;
 
 bool ParquetBatch::is_null(int c, int64_t row) const {
   return columns_->columns[size_t(c)].array->IsNull(row);
+}
+
+bool ParquetBatch::integer_above_int64(int c, int64_t row) const {
+  const arrow::Array& a = *columns_->columns[size_t(c)].array;
+  return a.type_id() == arrow::Type::UINT64 &&
+         static_cast<const arrow::UInt64Array&>(a).Value(row) > uint64_t(std::numeric_limits<int64_t>::max());
 }
 
 int64_t ParquetBatch::integer(int c, int64_t row) const {

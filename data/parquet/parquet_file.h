@@ -43,10 +43,11 @@ class ParquetBatch {
 
   int64_t rows() const { return rows_; }
   bool is_null(int c, int64_t row) const;
-  int64_t integer(int c, int64_t row) const;        // kInt
-  double number(int c, int64_t row) const;          // kFloat or kInt
-  bool boolean(int c, int64_t row) const;           // kBool
-  std::string_view text(int c, int64_t row) const;  // kString (views valid until the next read)
+  int64_t integer(int c, int64_t row) const;           // kInt
+  bool integer_above_int64(int c, int64_t row) const;  // a uint64 that integer() cannot hold
+  double number(int c, int64_t row) const;             // kFloat or kInt
+  bool boolean(int c, int64_t row) const;              // kBool
+  std::string_view text(int c, int64_t row) const;     // kString (views valid until the next read)
   // kTimestamp, in whole seconds since 1970 (floor: 12:00:00.5 is 12:00:00).
   int64_t seconds(int c, int64_t row) const;
   // kTimestamp, in microseconds since 1970 (nanoseconds floored).

@@ -134,6 +134,7 @@ def fixtures(out, demo_csv=None):
         "bad-unsorted-subjects": pa.concat_tables([t.slice(len(t) // 2), t.slice(0, len(t) // 2)]),
         "bad-unsorted-times": t.take(pa.array([0, 2, 1] + list(range(3, len(t))))),
         "bad-null-subject": t.set_column(0, "subject_id", pa.array([None] + t["subject_id"].to_pylist()[1:], pa.int64())),
+        "bad-subject-uint64": t.set_column(0, "subject_id", pa.array([2**63 + 5] + t["subject_id"].to_pylist()[1:], pa.uint64())),
     }
     for name, bad_table in bad.items():
         write_dataset(os.path.join(out, name), bad_table, shards=1, check=False)
@@ -219,8 +220,38 @@ def compare(a, b):
     return 0 if not differences else 1
 
 
+def shard(csv_path, out, files):
+    """A MEDS folder from a MEDS CSV (`clinfm synth`): its subjects in `files` Parquet files of
+    unequal sizes (row order kept), dataset.json, codes.parquet (a stated parent for every tenth
+    code) and subject_splits.parquet for every third subject (the others are drawn from the key)."""
+    t = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(column_types={
+        "subject_id": pa.int64(), "time": pa.timestamp("us"), "code": pa.string(),
+        "numeric_value": pa.float32(), "text_value": pa.string()}))
+    subjects = t["subject_id"].to_numpy()
+    unique = np.unique(subjects)
+    weights = np.arange(1, files + 1, dtype=float)  # file i holds about (i + 1) parts
+    edges = [unique[int(len(unique) * c)] for c in np.cumsum(weights)[:-1] / weights.sum()]
+    cuts = [0] + [int(np.searchsorted(subjects, e)) for e in edges] + [len(subjects)]
+    os.makedirs(os.path.join(out, "data"), exist_ok=True)
+    os.makedirs(os.path.join(out, "metadata"), exist_ok=True)
+    for i in range(files):
+        pq.write_table(t.slice(cuts[i], cuts[i + 1] - cuts[i]), os.path.join(out, "data", f"part-{i:03d}.parquet"),
+                       row_group_size=20_000)
+    json.dump({"dataset_name": "synth", "dataset_version": "1.0"}, open(os.path.join(out, "metadata", "dataset.json"), "w"))
+    codes = sorted(set(t["code"].to_pylist()))[::10]
+    pq.write_table(pa.table({"code": codes, "description": codes,
+                             "parent_codes": pa.array([["GROUP/" + c[:3]] for c in codes], pa.list_(pa.string()))}),
+                   os.path.join(out, "metadata", "codes.parquet"))
+    listed = unique[::3]
+    pq.write_table(pa.table({"subject_id": pa.array(listed, pa.int64()),
+                             "split": [["train", "tuning", "held_out"][i % 3] for i in range(len(listed))]}, schema=SPLITS),
+                   os.path.join(out, "metadata", "subject_splits.parquet"))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fixtures":
         fixtures(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif sys.argv[1] == "shard":
+        shard(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3]))

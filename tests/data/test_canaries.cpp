@@ -37,8 +37,8 @@ CanaryDrawer drawn(const std::string& salt_bytes, const Vocabulary& vocab, Canar
   const std::vector<std::string> all = code_list(vocab.size() - 5);
   std::vector<int32_t> token_of;
   for (const auto& code : all) token_of.push_back(vocab.map_code(code));
-  drawer.offer_template(Sex::kFemale, {0, 1});  // MEDS_BIRTH, GENDER//F
-  drawer.offer_template(Sex::kMale, {0, 2});
+  drawer.offer_template(1, Sex::kFemale, {0, 1});  // MEDS_BIRTH, GENDER//F
+  drawer.offer_template(2, Sex::kMale, {0, 2});
   drawer.draw(vocab, token_of, 89.0, "salt-id", "vocab-sha");
   return drawer;
 }
@@ -135,6 +135,41 @@ TEST(Canaries, FileRoundTripsWithMode0600) {
   EXPECT_EQ(read.to_json(), drawer.canaries().to_json());
   EXPECT_EQ(default_canary_file(dir + "/salt", "/data/sets/ds1/"), dir + "/ds1.canaries.json");
   std::filesystem::remove_all(dir);
+}
+
+// Templates: the kept sample does not depend on the order of the offers, and drawers of several
+// ranks merged (each rank's own offers and then rank 0's merge) draw the same canaries.
+TEST(Canaries, TemplateSamplesAreOrderFreeAndMerge) {
+  const Vocabulary vocab = small_vocab(20);
+  const Salt salt{"salt", "id"};
+  const CanaryCounts counts{30, 1, 8, 10};
+  std::vector<int32_t> token_of;
+  for (const auto& code : code_list(20)) token_of.push_back(vocab.map_code(code));
+  const auto offer = [&](CanaryDrawer& d, int from, int to, bool reverse) {
+    for (int k = 0; k < to - from; ++k) {
+      const int i = reverse ? to - 1 - k : from + k;
+      d.offer_template(uint64_t(i) * 0x9e3779b97f4a7c15ULL, i % 2 ? Sex::kMale : Sex::kFemale,
+                       {0, uint32_t(1 + i % 2), uint32_t(3 + i % 7)});
+    }
+  };
+  CanaryDrawer single(salt, counts, 0.1, 0.1, 8), backwards(salt, counts, 0.1, 0.1, 8),
+      rank0(salt, counts, 0.1, 0.1, 8), rank1(salt, counts, 0.1, 0.1, 8);
+  offer(single, 0, 3000, false);
+  offer(backwards, 0, 3000, true);
+  offer(rank0, 0, 1000, true);
+  offer(rank1, 1000, 3000, false);
+  rank0.merge_templates(rank1.serialize_templates());
+  rank1.merge_templates(rank0.serialize_templates());  // what rank 0 sends back
+  EXPECT_EQ(single.serialize_templates(), backwards.serialize_templates());
+  for (CanaryDrawer* d : {&single, &backwards, &rank0, &rank1})
+    d->draw(vocab, token_of, 89.0, "id", "vocab-sha");
+  const std::string want = single.canaries().to_json().dump();
+  EXPECT_EQ(backwards.canaries().to_json().dump(), want);
+  EXPECT_EQ(rank0.canaries().to_json().dump(), want);
+  EXPECT_EQ(rank1.canaries().to_json().dump(), want);
+  int64_t in_partitions = 0;
+  for (int p = 0; p < 8; ++p) in_partitions += single.partition_count(p);
+  EXPECT_EQ(in_partitions, 30);
 }
 
 }  // namespace

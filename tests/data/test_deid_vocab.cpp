@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
@@ -98,6 +99,35 @@ TEST(Vocab, StatedParentsComeBeforeTheBuiltInRule) {
   ASSERT_GE(v.find("LOINC/1-1"), 2);
   EXPECT_EQ(v.map_code("LAB//a//x"), v.find("LOINC/1-1"));
   EXPECT_EQ(v.map_code("LAB//b//y"), v.find("LOINC/1-1"));
+  // A code never seen maps through the stated parents after a round trip through vocab.json too.
+  hierarchy.set_parent("LAB//new//w", "LOINC/1-1", "codes.parquet");
+  CodeStats with_new(hierarchy);
+  for (int p = 0; p < 2; ++p) with_new.add_patient({"LAB//a//x"});
+  for (int p = 0; p < 2; ++p) with_new.add_patient({"LAB//b//y"});
+  const Vocabulary saved = Vocabulary::build(with_new, {"LAB//a//x", "LAB//b//y"}, 3, 10);
+  const Vocabulary back = Vocabulary::from_json(saved.to_json(), "vocab.json");
+  ASSERT_GE(back.find("LOINC/1-1"), 2);
+  EXPECT_EQ(back.map_code("LAB//new//w"), back.find("LOINC/1-1"));
+  EXPECT_EQ(back.to_json(), saved.to_json());
+  EXPECT_FALSE(Vocabulary::build(CodeStats(), {"X"}, 1, 2).to_json().contains("parents"));
+}
+
+// Stated parents set all at once: an order that set_parent one by one would refuse is fine (A//B
+// has the stated parent C, so A -> A//B is no cycle), and a real cycle is refused.
+TEST(Vocab, StatedParentsSetAtOnceDoNotDependOnTheirOrder) {
+  CodeHierarchy h;
+  h.set_parents({{"A", "A//B"}, {"A//B", "C"}}, "vocab.json");
+  EXPECT_EQ(h.parent("A"), "A//B");
+  EXPECT_EQ(h.parent("A//B"), "C");
+  CodeHierarchy one_by_one;
+  EXPECT_THROW(one_by_one.set_parent("A", "A//B", "x"), InputError);  // A//B's rule parent is A
+  CodeHierarchy cycle;
+  try {
+    cycle.set_parents({{"P", "Q"}, {"Q", "P"}}, "vocab.json");
+    FAIL() << "a cycle was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("vocab.json: code"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Vocab, StatedParentCyclesAreRefusedNamingTheSource) {
@@ -170,6 +200,69 @@ TEST(Vocab, ValueSampleIsBoundedAndDeterministic) {
   EXPECT_EQ(a.value_sample("LAB//Y")->size(), 8192u);
   EXPECT_EQ(*a.value_sample("LAB//Y"), *b.value_sample("LAB//Y"));
   EXPECT_EQ(a.value_sample("LAB//Z"), nullptr);
+}
+
+// The sample keeps the values of the smallest priorities whatever the order of the offers, and
+// the samples of several ranks merge into exactly the single pass's (prep over MPI ranks).
+TEST(Vocab, ValueSamplesAreOrderFreeAndMergeExactly) {
+  struct Offer {
+    uint64_t priority;
+    float value;
+  };
+  std::vector<Offer> offers;
+  uint64_t state = 7;
+  for (int i = 0; i < 30000; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    offers.push_back({state ^ (state >> 29), float(i % 977) * 0.5f});
+  }
+  const std::vector<std::string> codes = {"LAB//A", "LAB//B"};
+  const auto fill = [&](CodeStats& s, size_t begin, size_t end, bool reverse) {
+    for (const auto& c : codes) s.id(c);  // the same code table on every "rank"
+    for (size_t k = 0; k < end - begin; ++k) {
+      const Offer& o = offers[reverse ? end - 1 - k : begin + k];
+      s.add_value_id(s.id(codes[o.priority % 2]), o.value, o.priority);
+    }
+    s.add_patient_ids({s.id("LAB//A")});
+  };
+  CodeStats single, backwards, rank0, rank1, rank2;
+  fill(single, 0, offers.size(), false);
+  fill(backwards, 0, offers.size(), true);
+  fill(rank0, 0, 10000, false);
+  fill(rank1, 10000, 10001, false);  // one offer only
+  fill(rank2, 10001, offers.size(), true);
+  rank0.merge_serialized(rank1.serialize());
+  rank0.merge_serialized(rank2.serialize());
+  for (const auto& code : codes) {
+    std::vector<float> a = *single.value_sample(code), b = *backwards.value_sample(code),
+                       c = *rank0.value_sample(code);
+    ASSERT_EQ(a.size(), 8192u);
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    std::sort(c.begin(), c.end());
+    EXPECT_EQ(a, b) << code;
+    EXPECT_EQ(a, c) << code;
+  }
+  EXPECT_EQ(rank0.patients_with("LAB//A"), 3);  // one patient on each rank
+  EXPECT_EQ(rank0.events_of("LAB//A"), 3);
+  // The kept values are those of the smallest priorities.
+  std::vector<Offer> of_a;
+  for (const auto& o : offers)
+    if (o.priority % 2 == 0) of_a.push_back(o);
+  std::sort(of_a.begin(), of_a.end(), [](const Offer& x, const Offer& y) { return x.priority < y.priority; });
+  std::vector<float> lowest;
+  for (size_t i = 0; i < 8192; ++i) lowest.push_back(of_a[i].value);
+  std::sort(lowest.begin(), lowest.end());
+  std::vector<float> kept = *single.value_sample("LAB//A");
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(kept, lowest);
+}
+
+TEST(Vocab, MergingStatsOfAnotherCodeTableIsRefused) {
+  CodeStats a, b;
+  a.id("LAB//A");
+  b.id("LAB//B");
+  EXPECT_THROW(a.merge_serialized(b.serialize()), InputError);
+  EXPECT_THROW(a.merge_serialized(a.serialize().substr(0, 12)), InputError);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 
@@ -155,12 +156,53 @@ int max_over_ranks(int value) {
 }
 
 std::string broadcast_text_from_rank0(const std::string& text) {
+  constexpr size_t kBroadcastChunk = size_t(1) << 30;  // MPI counts are int
   if (!distributed_initialized()) return text;
   long long size = static_cast<long long>(text.size());
   MPI_CHECK(MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
   std::string out = world().rank == 0 ? text : std::string(size_t(size), '\0');
-  if (size > 0) MPI_CHECK(MPI_Bcast(out.data(), int(size), MPI_CHAR, 0, MPI_COMM_WORLD));
+  for (size_t at = 0; at < out.size(); at += kBroadcastChunk) {
+    const int n = static_cast<int>(std::min(kBroadcastChunk, out.size() - at));
+    MPI_CHECK(MPI_Bcast(out.data() + at, n, MPI_CHAR, 0, MPI_COMM_WORLD));
+  }
   return out;
+}
+
+namespace {
+constexpr size_t kMessageChunk = size_t(1) << 30;  // MPI counts are int: large texts go in pieces
+
+void send_text(const std::string& text, int to) {
+  long long size = static_cast<long long>(text.size());
+  MPI_CHECK(MPI_Send(&size, 1, MPI_LONG_LONG, to, 0, MPI_COMM_WORLD));
+  for (size_t at = 0; at < text.size(); at += kMessageChunk) {
+    const int n = static_cast<int>(std::min(kMessageChunk, text.size() - at));
+    MPI_CHECK(MPI_Send(text.data() + at, n, MPI_CHAR, to, 0, MPI_COMM_WORLD));
+  }
+}
+
+std::string receive_text(int from) {
+  long long size = 0;
+  MPI_CHECK(MPI_Recv(&size, 1, MPI_LONG_LONG, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+  std::string text(static_cast<size_t>(size), '\0');
+  for (size_t at = 0; at < text.size(); at += kMessageChunk) {
+    const int n = static_cast<int>(std::min(kMessageChunk, text.size() - at));
+    MPI_CHECK(MPI_Recv(text.data() + at, n, MPI_CHAR, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+  }
+  return text;
+}
+}  // namespace
+
+void gather_text_to_rank0(const std::string& text, const std::function<void(int, std::string)>& receive) {
+  if (!distributed_initialized() || world().world_size == 1) {
+    receive(0, text);
+    return;
+  }
+  if (world().rank != 0) {
+    send_text(text, 0);
+    return;
+  }
+  receive(0, text);
+  for (int r = 1; r < world().world_size; ++r) receive(r, receive_text(r));
 }
 
 int run_guarded(const std::function<int()>& body) {

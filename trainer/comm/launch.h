@@ -71,6 +71,10 @@ const char* mpi_thread_level_name(int level);
 int max_over_ranks(int value);
 // Rank 0's `text` on every rank (MPI_Bcast; `text` itself without MPI).
 std::string broadcast_text_from_rank0(const std::string& text);
+// Every rank's `text`, handed to `receive(rank, text)` on rank 0 in rank order, one at a time
+// (rank 0's own first), so that rank 0 can merge them without holding all; the other ranks send
+// theirs and return. Without MPI: receive(0, text).
+void gather_text_to_rank0(const std::string& text, const std::function<void(int, std::string)>& receive);
 
 // Runs `body`; returns its exit code. On an exception: logs it on the failing rank, then
 // aborts the whole job if MPI is up with more than one rank, else returns the error's exit code.
