@@ -92,10 +92,16 @@ MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
   for (const std::string& name : labels.files) {
     ParquetFile file(name);
     std::string value_column;
-    const std::vector<int> wanted = {
+    std::vector<int> wanted = {
         require(file, key, "subject_id", ParquetType::kInt, "int64"),
         require(file, key, "prediction_time", ParquetType::kTimestamp, "timestamp[us]"),
         label_column(file, key, &value_column)};
+    // MEDS fills one value column a row: a bool boolean_value left null where integer_value
+    // holds the label (as some writers type every column) falls back to integer_value.
+    const int integer_column = file.find_column("integer_value");
+    const bool fallback = value_column == "boolean_value" && integer_column >= 0 &&
+                          file.columns()[size_t(integer_column)].type == ParquetType::kInt;
+    if (fallback) wanted.push_back(integer_column);
     check_time_zone(name, file.columns()[size_t(wanted[1])]);
     if (!labels.value_column.empty() && labels.value_column != value_column)
       throw InputError(fmt::format("{}: {} labels with {}, the files before it with {}", key, name,
@@ -111,7 +117,8 @@ MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
         if (batch.is_null(0, r) || batch.is_null(1, r))
           throw InputError(fmt::format("{}: {}: row {}: null subject_id or prediction_time", key, name, row),
                            "every label row needs both");
-        if (batch.is_null(2, r)) {
+        const bool from_integer = fallback && batch.is_null(2, r) && !batch.is_null(3, r);
+        if (batch.is_null(2, r) && !from_integer) {
           labels.null_labels += 1;
           continue;
         }
@@ -119,10 +126,10 @@ MedsLabels read_meds_labels(const std::string& path, const std::string& key) {
         label.subject_id = batch.integer(0, r);
         label.prediction_time_us = batch.microseconds(1, r);
         label.prediction_time_s = batch.seconds(1, r);
-        if (value_column == "boolean_value") {
+        if (value_column == "boolean_value" && !from_integer) {
           label.label = batch.boolean(2, r) ? 1 : 0;
         } else {
-          const int64_t value = batch.integer(2, r);
+          const int64_t value = batch.integer(from_integer ? 3 : 2, r);
           if (value != 0 && value != 1)
             throw InputError(
                 fmt::format("{}: {}: row {}: integer_value {} is not 0 or 1", key, name, row, value),

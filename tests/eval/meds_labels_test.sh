@@ -4,7 +4,8 @@
 # "death within 30 days of admission + 24 h" by the rules docs/eval.md states for the YAML task
 # of configs/eval/mimic-iv-demo.yaml; `clinfm eval` scores both in one suite. The label-file task
 # must match every row (counted), label the same held-out rows, and give the same AUROC for the
-# probe and the count baseline. Its MEDS-DEV prediction files must follow meds-evaluation's
+# probe and the count baseline. The second label file leaves boolean_value null and labels with
+# integer_value, as writers that type every value column do. Its MEDS-DEV prediction files must follow meds-evaluation's
 # schema and join back to the label file. Bad label files and missing --salt exit 2.
 # usage: meds_labels_test.sh CLINFM SOURCE_DIR
 set -u
@@ -63,7 +64,13 @@ except ImportError:
 os.makedirs(f"{work}/labels", exist_ok=True)
 half = len(rows) // 2  # a folder of two files, as ACES and MEDS-DEV write them
 pq.write_table(labels.slice(0, half), f"{work}/labels/part-0.parquet")
-pq.write_table(labels.slice(half), f"{work}/labels/part-1.parquet")
+# The second file as writers that type every value column give it: boolean_value all null (bool),
+# the label in integer_value (0/1).
+second = labels.slice(half)
+pq.write_table(pa.table({"subject_id": second["subject_id"], "prediction_time": second["prediction_time"],
+                         "boolean_value": pa.array([None] * len(second), pa.bool_()),
+                         "integer_value": pa.array([int(v) for v in second["boolean_value"].to_pylist()], pa.int64())}),
+               f"{work}/labels/part-1.parquet")
 pq.write_table(labels.drop(["boolean_value"]).append_column("float_value", pa.array([1.0] * len(rows), pa.float32())),
                f"{work}/float_labels.parquet")
 print(f"label file: {len(rows)} rows, {sum(r[2] for r in rows)} positive")
@@ -110,8 +117,9 @@ for method in ("probe", "count_baseline"):
 print(f"label file task = rule task: {len(a)} held-out rows, the same labels and scores row by row "
       f"(AUROC reported: {labels['methods']['probe']['held_out']['reported']})")
 
-files = pq.read_table(f"{work}/labels").to_pylist()
-truth = {(r["subject_id"], r["prediction_time"]): r["boolean_value"] for r in files}
+files = [r for part in ("part-0", "part-1") for r in pq.read_table(f"{work}/labels/{part}.parquet").to_pylist()]
+truth = {(r["subject_id"], r["prediction_time"]):
+         r["boolean_value"] if r["boolean_value"] is not None else bool(r["integer_value"]) for r in files}
 for method in ("probe", "count_baseline"):
     pred = pq.read_table(f"{work}/eval/meds_dev/mortality_label_file/{method}.parquet")
     assert pred.schema.field("subject_id").type == pa.int64()
