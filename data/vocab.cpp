@@ -173,6 +173,7 @@ void CodeStats::merge_serialized(std::string_view in) {
     const uint64_t k = take<uint64_t>(in);
     if (in.size() < k * 12)
       throw InputError("prep: a rank's code statistics are truncated", "report this bug");
+    if (k == 0) continue;  // (memcpy from or to an empty vector's null data() is undefined)
     std::vector<uint64_t> priorities(k);
     std::vector<float> values(k);
     std::memcpy(priorities.data(), in.data(), k * 8);
