@@ -180,15 +180,6 @@ CanaryDrawer::CanaryDrawer(const Salt& salt, const CanaryCounts& counts, double 
   template_seed_ = rng_();
 }
 
-namespace {
-uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
 void CanaryDrawer::offer_template(uint64_t key, Sex sex, std::vector<uint32_t> codes) {
   templates_.push_back({mix64(key ^ template_seed_), key, {sex, std::move(codes)}});
   if (templates_.size() >= 4 * kTemplates) keep_lowest(templates_);

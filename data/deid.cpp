@@ -116,10 +116,7 @@ const char* split_name(Split split) {
 Split assign_split(uint64_t key, double tuning_fraction, double held_out_fraction) {
   // The key's low bits are as uniform as its high bits (HMAC output); use a separate mix of
   // them so the split is independent of any key-ordered partitioning.
-  uint64_t z = key + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
+  const uint64_t z = mix64(key);
   const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
   if (u < held_out_fraction) return Split::kHeldOut;
   if (u < held_out_fraction + tuning_fraction) return Split::kTuning;

@@ -43,6 +43,14 @@ const char* split_name(Split split);
 // only on the salt and the raw id, not on the order of the export or the shard count.
 Split assign_split(uint64_t key, double tuning_fraction, double held_out_fraction);
 
+// One SplitMix64 step from `z`: a well-mixed 64-bit value (splits, sample priorities, seeds).
+inline uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 // The coarser parent of a code for suppression, or nothing at the top:
 //   ICD codes lose a character down to 3 (ICD10CM//I2510 -> ICD10CM//I251 -> ICD10CM//I25),
 //   then drop the code (ICD10CM); other codes drop their last "//" part

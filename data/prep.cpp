@@ -146,10 +146,7 @@ void check_interrupted() {
 // A value's priority in the vocabulary's sample (CodeStats): from the patient's key and the
 // event's place in the timeline, so that it does not depend on which rank sees the patient.
 uint64_t event_priority(uint64_t key, size_t event) {
-  uint64_t z = key + 0x9e3779b97f4a7c15ULL * (uint64_t(event) + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return mix64(key + 0x9e3779b97f4a7c15ULL * uint64_t(event));
 }
 
 }  // namespace

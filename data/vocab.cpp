@@ -17,11 +17,10 @@ namespace {
 
 constexpr size_t kValueSampleSize = 8192;
 
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+uint64_t splitmix(uint64_t& state) {  // the next of a SplitMix64 sequence
+  const uint64_t out = mix64(state);
+  state += 0x9e3779b97f4a7c15ULL;
+  return out;
 }
 
 std::vector<float> quantile_edges(std::vector<float> values, int bins) {

@@ -155,19 +155,6 @@ int max_over_ranks(int value) {
   return most;
 }
 
-std::string broadcast_text_from_rank0(const std::string& text) {
-  constexpr size_t kBroadcastChunk = size_t(1) << 30;  // MPI counts are int
-  if (!distributed_initialized()) return text;
-  long long size = static_cast<long long>(text.size());
-  MPI_CHECK(MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
-  std::string out = world().rank == 0 ? text : std::string(size_t(size), '\0');
-  for (size_t at = 0; at < out.size(); at += kBroadcastChunk) {
-    const int n = static_cast<int>(std::min(kBroadcastChunk, out.size() - at));
-    MPI_CHECK(MPI_Bcast(out.data() + at, n, MPI_CHAR, 0, MPI_COMM_WORLD));
-  }
-  return out;
-}
-
 namespace {
 constexpr size_t kMessageChunk = size_t(1) << 30;  // MPI counts are int: large texts go in pieces
 
@@ -191,6 +178,18 @@ std::string receive_text(int from) {
   return text;
 }
 }  // namespace
+
+std::string broadcast_text_from_rank0(const std::string& text) {
+  if (!distributed_initialized()) return text;
+  long long size = static_cast<long long>(text.size());
+  MPI_CHECK(MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+  std::string out = world().rank == 0 ? text : std::string(size_t(size), '\0');
+  for (size_t at = 0; at < out.size(); at += kMessageChunk) {
+    const int n = static_cast<int>(std::min(kMessageChunk, out.size() - at));
+    MPI_CHECK(MPI_Bcast(out.data() + at, n, MPI_CHAR, 0, MPI_COMM_WORLD));
+  }
+  return out;
+}
 
 void gather_text_to_rank0(const std::string& text, const std::function<void(int, std::string)>& receive) {
   if (!distributed_initialized() || world().world_size == 1) {
