@@ -58,6 +58,21 @@ target_link_libraries(clinfm_torch INTERFACE stdc++ ${CLINFM_torch_LIBRARY} ${CL
                                              ${CLINFM_c10_LIBRARY})
 target_compile_definitions(clinfm_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
 
+# OpenMP for the code that includes LibTorch. ATen's at::parallel_for is a header template: in an
+# OpenMP LibTorch (AT_PARALLEL_OPENMP) its `#pragma omp parallel` is compiled into the caller, and a
+# translation unit built without -fopenmp drops it and runs the whole loop on the calling thread.
+# clinfm's CPU kernels (models/cpu/) did exactly that until this was added: at 2 threads the fused
+# attention ran its slices one after another while MKL split each tiny product over both threads,
+# slower than at 1 thread. GCC only: its libgomp.so.1 is the soname LibTorch's own libgomp carries,
+# so one OpenMP runtime serves the process (the wheel's copy, loaded first). With clang (the
+# sanitizer preset) the kernels keep running their loops on one thread; their results do not
+# depend on the thread count (tests/models), only their speed does.
+file(STRINGS "${_torch_includes}/ATen/Config.h" _aten_openmp REGEX "^#define AT_PARALLEL_OPENMP 1")
+if(_aten_openmp AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  find_package(OpenMP REQUIRED COMPONENTS CXX)
+  target_link_libraries(clinfm_torch INTERFACE OpenMP::OpenMP_CXX)
+endif()
+
 # The CUDA path (device selection, bf16 autocast, the NCCL communicator): on wherever a CUDA
 # toolkit with NCCL is found, GPU or not, so that CI compiles every CUDA source.
 find_package(CUDAToolkit QUIET)

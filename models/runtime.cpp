@@ -6,6 +6,10 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "common/check.h"
 
@@ -22,6 +26,18 @@ int apply_torch_threads(int threads) {
   CLINFM_CHECK(threads >= 1, "LibTorch needs at least one thread, got {}", threads);
   at::set_num_threads(threads);
   return at::get_num_threads();
+}
+
+int parallel_for_threads(int64_t tasks) {
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+  at::parallel_for(0, tasks, 1, [&](int64_t, int64_t) {
+    // Long enough that every thread of the team gets a task before the first one is done.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    const std::lock_guard<std::mutex> lock(mutex);
+    seen.insert(std::this_thread::get_id());
+  });
+  return static_cast<int>(seen.size());
 }
 
 std::string torch_build_summary() {

@@ -23,6 +23,21 @@ TEST(Runtime, ApplyThreadsReachesLibTorch) {
   EXPECT_THROW(apply_torch_threads(0), Error);
 }
 
+// clinfm's CPU kernels split their loops with at::parallel_for, which runs on one thread unless
+// their library is compiled with OpenMP: at 2 threads the fused attention then ran slower than
+// at 1 (cmake/ClinfmDependencies.cmake).
+TEST(Runtime, KernelLoopsRunOnEveryThread) {
+#if defined(__clang__)
+  GTEST_SKIP() << "clang builds (the sanitizer preset) compile the kernels without OpenMP";
+#else
+  apply_torch_threads(2);
+  EXPECT_EQ(parallel_for_threads(), 2);
+  apply_torch_threads(1);
+  EXPECT_EQ(parallel_for_threads(), 1);
+  apply_torch_threads(2);
+#endif
+}
+
 TEST(Runtime, BuildSummaryNamesVersionAndBlas) {
   apply_torch_threads(2);
   const std::string summary = torch_build_summary();
