@@ -66,16 +66,26 @@ std::vector<CheckLine> check_threads(const ThreadFacts& facts) {
   // The same rule the trainer applies to run.threads (trainer/trainer.cpp).
   const int threads = choose_torch_threads(facts.run_threads, ranks, cores);
   const int reported = apply_torch_threads(threads);
+  const int kernel_threads = parallel_for_threads(4 * int64_t(reported));  // models/runtime.h
   std::string omp_text;
   const int omp = omp_num_threads(&omp_text);
   const int per_rank = std::max(1, cores / ranks);
   lines.push_back(
       {CheckStatus::kOk, "threads",
        fmt::format("{} cores on this node ({} usable by this rank), {} rank(s) on it; run.threads={} -> {} "
-                   "LibTorch threads per rank (LibTorch reports {}); OMP_NUM_THREADS={}",
+                   "LibTorch threads per rank (LibTorch reports {}; clinfm's CPU kernels split over {}); "
+                   "OMP_NUM_THREADS={}",
                    cores, usable, ranks,
                    facts.run_threads == 0 ? "0 (auto)" : std::to_string(facts.run_threads), threads, reported,
-                   omp_text)});
+                   kernel_threads, omp_text)});
+  if (kernel_threads < reported) {
+    lines.push_back({CheckStatus::kWarn, "threads",
+                     fmt::format("clinfm's CPU kernels (attention, RMSNorm, token NLL) run on {} of the {} "
+                                 "LibTorch threads: this build compiled them without OpenMP (clang, or a "
+                                 "LibTorch without OpenMP; cmake/ClinfmDependencies.cmake). Results are "
+                                 "the same, CPU training is slower: build with GCC (scripts/setup.sh)",
+                                 kernel_threads, reported)});
+  }
   if (ranks * threads > cores) {
     lines.push_back({CheckStatus::kWarn, "threads",
                      fmt::format("oversubscribed: {} ranks x {} LibTorch threads = {} threads on {} cores; "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `clinfm doctor`, in three modes (three ctest tests):
 #   sections  every section (mpi, gpu, hdf5, blas, threads, disk) reports a status; exit 0 with no
-#             FAIL; the BLAS it names is the one the dynamic linker resolves for clinfm; a config's
+#             FAIL; the BLAS it names is the one the dynamic linker resolves for clinfm; the CPU
+#             kernels split over every LibTorch thread (an OpenMP build); a config's
 #             run.threads above the cores is an oversubscription WARN; OMP_NUM_THREADS=1 on a
 #             multi-core node is a WARN; a config's run.out_dir that does not exist yet is checked
 #             where it will be created; a bad config exits 2.
@@ -49,6 +50,7 @@ case $mode in
     fi
     check "disk of the current folder" has "^OK    disk     \.: [0-9.]* GiB free" "$work/plain.out"
     check "threads line names cores and ranks" has "threads  $cores cores on this node .* 1 rank(s) on it; run.threads=0 (auto) -> $cores LibTorch threads" "$work/plain.out"
+    check "CPU kernels split over every LibTorch thread (OpenMP build)" has "clinfm's CPU kernels split over $cores)" "$work/plain.out"
 
     check "run.threads above the cores" doctor 0 "$work/over.out" "$src/configs/quickstart.yaml" run.threads=$((2 * cores)) \
       --min-free-gib 0.001
