@@ -34,7 +34,7 @@ int train(const TrainOptions& options) {
   log_info("config {} resolved, hash sha256:{}; {} rank(s)", options.config, config_hash(resolved.config),
            w.world_size);
   Trainer trainer(resolved, options.resume, options.overwrite);
-  trainer.set_loss_hook(nan_loss_hook_from_env(w.rank));  // tests only: trainer/fault_injection.h
+  trainer.set_loss_hook(loss_hook_from_env(w.rank));  // tests only: trainer/fault_injection.h
   trainer.run();
   return 0;  // also after a preemption signal: the checkpoint is saved, a requeue resumes it
 }

@@ -20,8 +20,9 @@ setup_resume_fixture
 
 train reference 2
 
-# --- preemption: SIGTERM to one rank
-train_bg preempt 2
+# --- preemption: SIGTERM to one rank. Each micro-batch sleeps 50 ms (numbers unchanged), so the
+# 15 steps after step 9 take over a second: the signal lands mid-run even on a loaded machine.
+CLINFM_FAULT_STEP_DELAY_MS=50 train_bg preempt 2
 wait_for_step preempt 9 || fail "preempt did not reach step 9"
 kill -TERM "$(rank_pid 1)"
 wait "$bg_pid"
