@@ -12,7 +12,6 @@ LossHook loss_hook_from_env(int rank) {
   const char* delay_text = std::getenv("CLINFM_FAULT_STEP_DELAY_MS");
   const long long delay_ms = delay_text ? std::atoll(delay_text) : 0;
   const char* spec = std::getenv("CLINFM_FAULT_NAN_STEPS");
-  if ((spec == nullptr || *spec == '\0' || rank != 0) && delay_ms <= 0) return {};
   std::set<int64_t> steps;
   for (const char* cursor = rank == 0 && spec ? spec : ""; *cursor;) {
     char* end = nullptr;
@@ -21,6 +20,7 @@ LossHook loss_hook_from_env(int rank) {
     steps.insert(step);
     cursor = (*end == ',') ? end + 1 : end;
   }
+  if (steps.empty() && delay_ms <= 0) return {};
   return [steps, delay_ms](int64_t step, LossSums& sums) {
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     if (steps.count(step)) sums.token_nll = sums.token_nll * std::numeric_limits<double>::quiet_NaN();
