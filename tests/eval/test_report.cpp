@@ -4,8 +4,11 @@
 // and calibration plots that say they use quantile bins.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "eval/results.h"
@@ -189,6 +192,26 @@ TEST(Report, CalibrationPlotSaysItUsesQuantileBins) {
   for (size_t at = html.find(": scores "); at != std::string::npos; at = html.find(": scores ", at + 1))
     ++dots;
   EXPECT_EQ(dots, 8u * 3u + 3u);
+}
+
+TEST(Report, PredictionsCsvScoresReadBackAsTheSameDoubles) {
+  SuiteResult result = suite();
+  result.tasks = {scored_task()};
+  // Scores that a fixed 9-digit format would merge: two just under 1, two a few ulps apart.
+  const std::vector<double> scores = {0.99999999971, 0.99999999983, 0.1234567891234,          0.1234567891235,
+                                      1e-12,         0.5,           std::nextafter(0.5, 1.0), 0.25};
+  for (MethodResult& method : result.tasks[0].methods) method.scores = scores;
+  std::istringstream csv(predictions_csv(result));
+  std::string line;
+  std::getline(csv, line);
+  ASSERT_EQ(line, "task,method,subject_key,prediction_time,y_true,y_score");
+  size_t rows = 0;
+  while (std::getline(csv, line)) {
+    const double read = std::strtod(line.substr(line.rfind(',') + 1).c_str(), nullptr);
+    EXPECT_EQ(read, scores[rows % scores.size()]) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3u * scores.size());
 }
 
 }  // namespace
