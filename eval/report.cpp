@@ -132,8 +132,8 @@ nlohmann::json results_to_json(const SuiteResult& result) {
 }
 
 // Scores are written as the shortest text that reads back as the same double, so the metrics in
-// results.json can be recomputed exactly from this file: a fixed precision (9 digits) once made two
-// probe scores just under 1 read back as a tie and moved an AUROC by 5e-5.
+// results.json can be recomputed exactly from this file: with a fixed 9 digits, two scores that
+// differ only beyond them read back as a tie (an AUROC recomputed in CI moved by 5e-5).
 std::string predictions_csv(const SuiteResult& result) {
   std::string out = "task,method,subject_key,prediction_time,y_true,y_score\n";
   for (const TaskResult& task : result.tasks)
